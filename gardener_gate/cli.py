@@ -1,0 +1,167 @@
+"""The command line: parse arguments, dispatch, map outcomes to exit codes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "main",
+]
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gardener_gate import __version__
+from gardener_gate.clock import parse_until, parse_window
+from gardener_gate.errors import (
+    EXIT_FAIL,
+    EXIT_INTERNAL,
+    EXIT_PASS,
+    GateError,
+    RulesError,
+    UsageError,
+)
+from gardener_gate.pipeline import RunOptions, run_gate
+from gardener_gate.report import write_worklog
+from gardener_gate.rules import load_rules, parse_priority
+from gardener_gate.source import FORMATS
+from gardener_gate.verdict import Verdict
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RULES = Path("rules")
+
+
+def _priority(text: str) -> int:
+    value = text.strip().upper()
+    if not value.startswith("P") or not value[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a priority (P0..P10)")
+    number = int(value[1:])
+    if number > 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a priority (P0..P10)")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gardener-gate",
+        description="A deploy gate over the logs of a Cloud Run revision.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="explain decisions on stderr (-v info, -vv debug)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="read logs, cluster, decide")
+    run.add_argument("--logs", required=True, metavar="PATH|-",
+                     help="exported entries (gcloud logging read "
+                     "--format=json, NDJSON) or text lines; - for stdin")
+    run.add_argument("--format", choices=FORMATS, default="auto")
+    run.add_argument("--revision", help="analyse only this revision's entries")
+    run.add_argument("--window", help="how far back from --until, e.g. 3d")
+    run.add_argument("--until", help="end of the window (RFC 3339)")
+    run.add_argument("--rules", type=Path, metavar="DIR",
+                     help="rules folder (default: ./rules if it exists)")
+    run.add_argument("--fail-on", type=_priority, metavar="P2",
+                     help="fail on new clusters at this priority or higher")
+    run.add_argument("--out", type=Path, default=Path("gardener-gate-out"),
+                     metavar="DIR", help="where worklog.md and .json go")
+    run.add_argument("--dry-run", action="store_true",
+                     help="report the verdict but exit 0")
+
+    rules = commands.add_parser("rules", help="work with rules files")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_commands.add_parser("check", help="validate rules files")
+    check.add_argument("--rules", type=Path, metavar="DIR")
+    return parser
+
+
+def _rules_dir(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    return DEFAULT_RULES if DEFAULT_RULES.is_dir() else None
+
+
+def _run(args: argparse.Namespace, now: datetime) -> int:
+    rules = load_rules(_rules_dir(args.rules))
+    options = RunOptions(
+        logs=args.logs,
+        fmt=args.format,
+        revision=args.revision,
+        window=parse_window(args.window) if args.window else None,
+        until=parse_until(args.until) if args.until else None,
+        threshold=args.fail_on,
+        now=now,
+    )
+    result = run_gate(options, rules)
+    md_path, _ = write_worklog(result, args.out, now)
+    decision = result.decision
+    print(
+        f"gardener-gate: {decision.verdict.value.upper()}: {decision.reason}"
+        f" ({len(decision.findings)} clusters, {result.counts.events} events)"
+    )
+    print(f"gardener-gate: worklog written to {md_path}")
+    if decision.verdict is Verdict.FAIL and not args.dry_run:
+        return EXIT_FAIL
+    return EXIT_PASS
+
+
+def _check(args: argparse.Namespace) -> int:
+    rules = load_rules(_rules_dir(args.rules))
+    print(f"rules ok: {rules.summary()}")
+    return EXIT_PASS
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("gardener_gate")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None, now: datetime | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    moment = now or datetime.now(UTC)
+    try:
+        if args.command == "run":
+            return _run(args, moment)
+        return _check(args)
+    except RulesError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"gardener-gate: {len(exc.problems)} problem(s) in the rules; "
+            "nothing was read",
+            file=sys.stderr,
+        )
+        return exc.exit_code
+    except GateError as exc:
+        print(f"gardener-gate: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gardener-gate: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the one top-level handler
+        traceback.print_exc()
+        print(
+            "gardener-gate: internal error (a bug); please report it with "
+            "the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

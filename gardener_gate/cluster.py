@@ -1,0 +1,513 @@
+"""Grouping events into issue clusters.
+
+Application messages cluster on their template (variables masked, see
+``masking``); request logs on their HTTP status alone, with a breakdown of
+routes, clients and platform messages inside; stack traces on the exception
+that ended them and the innermost frame of the application's own code;
+audit logs on service, method and outcome. Successful requests are not
+issues: they feed the traffic baseline.
+
+A cluster's id is a hash of its kind and key, prefixed with the version of
+this algorithm, so that ids stay the same from run to run and change, on
+purpose, when the algorithm does.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ALGORITHM",
+    "Cluster",
+    "Clusterer",
+    "Traffic",
+]
+
+import bisect
+import hashlib
+import http
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gardener_gate.clock import format_time
+from gardener_gate.entry import LogEntry
+from gardener_gate.masking import mask, template_route
+from gardener_gate.severity import Severity
+from gardener_gate.stacktrace import StackTrace
+
+ALGORITHM = "c1"
+SAMPLES = 3
+MAX_CLUSTERS = 5000
+_BREAKDOWN_KEYS = 50
+_OTHER = "(other)"
+_MESSAGE_CHARS = 2000
+_MESSAGE_LINES = 40
+_PAYLOAD_CHARS = 4000
+_STRING_CHARS = 500
+# A position of a template whose value varies across at least this many
+# clusters (all else equal) is a variable; fewer distinct words there are
+# kept apart, since "shipped" and "cancelled" are different events.
+_VARIABLE_WORDS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """One issue cluster, as the rest of the pipeline sees it."""
+
+    id: str
+    kind: str
+    title: str
+    template: str
+    severity: Severity
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    samples: tuple[dict[str, Any], ...]
+    hours: tuple[tuple[int, int], ...]
+    status: int | None = None
+    breakdown: dict[str, tuple[tuple[str, int], ...]] = field(
+        default_factory=dict
+    )
+    location: str | None = None
+    summary: str | None = None
+    first_version: str | None = None
+    latency_p50: float | None = None
+    frames: tuple[str, ...] = ()
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """Templated routes of an HTTP cluster, without their methods."""
+        return tuple(
+            route.split(" ", 1)[-1]
+            for route, _ in self.breakdown.get("routes", ())
+        )
+
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """User agents seen in an HTTP cluster."""
+        return tuple(agent for agent, _ in self.breakdown.get("clients", ()))
+
+    def texts(self) -> tuple[str, ...]:
+        """The texts a signature's ``message`` pattern is searched in."""
+        found = [self.template]
+        if self.summary:
+            found.append(self.summary)
+        found.extend(str(s.get("message", "")) for s in self.samples)
+        return tuple(found)
+
+
+@dataclass(slots=True)
+class Traffic:
+    """Successful requests: the baseline, never an issue."""
+
+    count: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    latencies: _LatencyHistogram = field(
+        default_factory=lambda: _LatencyHistogram()
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``traffic`` object of worklog.json."""
+        return {
+            "count": self.count,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "latency_p50_s": self.latencies.quantile(0.5),
+            "latency_p95_s": self.latencies.quantile(0.95),
+        }
+
+
+class _LatencyHistogram:
+    """Latency quantiles in bounded memory: log-scale buckets, ~2.5% wide."""
+
+    def __init__(self) -> None:
+        self._buckets: Counter[int] = Counter()
+        self.total = 0
+
+    def add(self, seconds: float | None) -> None:
+        if seconds is None or seconds < 0 or math.isnan(seconds):
+            return
+        self._buckets[round(math.log(max(seconds, 1e-6)) * 40)] += 1
+        self.total += 1
+
+    def merge(self, other: _LatencyHistogram) -> None:
+        self._buckets.update(other._buckets)
+        self.total += other.total
+
+    def quantile(self, q: float) -> float | None:
+        if not self.total:
+            return None
+        rank = q * self.total
+        seen = 0
+        for bucket in sorted(self._buckets):
+            seen += self._buckets[bucket]
+            if seen >= rank:
+                return round(math.exp(bucket / 40), 6)
+        return None
+
+
+class _Breakdown(Counter[str]):
+    """A counter that folds values past a limit into one ``(other)`` row."""
+
+    def add(self, value: str, count: int = 1) -> None:
+        if value in self or len(self) < _BREAKDOWN_KEYS:
+            self[value] += count
+        else:
+            self[_OTHER] += count
+
+    def rows(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(self.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(slots=True)
+class _Stats:
+    kind: str
+    key: str
+    title: str
+    severity: Severity
+    status: int | None = None
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    samples: list[tuple[tuple[float, str, int], dict[str, Any]]] = field(
+        default_factory=list
+    )
+    hours: Counter[int] = field(default_factory=Counter)
+    breakdown: dict[str, _Breakdown] = field(default_factory=dict)
+    latencies: _LatencyHistogram = field(
+        default_factory=lambda: _LatencyHistogram()
+    )
+    stack: StackTrace | None = None
+    first_version: tuple[datetime | None, str] | None = None
+
+    def add(self, event: LogEntry) -> None:
+        self.count += 1
+        moment = event.timestamp
+        if moment is not None:
+            if self.first_seen is None or moment < self.first_seen:
+                self.first_seen = moment
+            if self.last_seen is None or moment > self.last_seen:
+                self.last_seen = moment
+            self.hours[int(moment.timestamp() // 3600)] += 1
+        order = _order(event)
+        if len(self.samples) < SAMPLES or order < self.samples[-1][0]:
+            bisect.insort(self.samples, (order, _sample(event)))
+            del self.samples[SAMPLES:]
+        if self.stack is None and event.stack is not None:
+            self.stack = event.stack
+        if event.version and (
+            self.first_version is None
+            or (moment or datetime.max) < (self.first_version[0] or datetime.max)
+        ):
+            self.first_version = (moment, event.version)
+        self._count_parts(event)
+
+    def _count_parts(self, event: LogEntry) -> None:
+        if event.revision:
+            self._tally("revisions", event.revision)
+        if event.instance:
+            self._tally("instances", event.instance[-12:])
+        if event.logger:
+            self._tally("loggers", event.logger)
+        if event.location_hint:
+            self._tally("locations", event.location_hint)
+        if event.http is not None:
+            route = template_route(event.http.url)
+            self._tally("routes", f"{event.http.method} {route}")
+            self._tally("clients", event.http.user_agent or "(none)")
+            self.latencies.add(event.http.latency)
+            if event.message.strip():
+                self._tally("platform messages", mask(event.message))
+        if event.stack is not None:
+            summary = _human_line(event.message)
+            if summary:
+                self._tally("messages", summary)
+
+    def _tally(self, name: str, value: str, count: int = 1) -> None:
+        self.breakdown.setdefault(name, _Breakdown()).add(value, count)
+
+    def absorb(self, other: _Stats) -> None:
+        self.count += other.count
+        for moment in (other.first_seen, other.last_seen):
+            if moment is None:
+                continue
+            if self.first_seen is None or moment < self.first_seen:
+                self.first_seen = moment
+            if self.last_seen is None or moment > self.last_seen:
+                self.last_seen = moment
+        self.samples = sorted(self.samples + other.samples)[:SAMPLES]
+        self.hours.update(other.hours)
+        for name, rows in other.breakdown.items():
+            for value, count in rows.items():
+                self._tally(name, value, count)
+        self.latencies.merge(other.latencies)
+        self.severity = max(self.severity, other.severity)
+
+    def freeze(self) -> Cluster:
+        frames: tuple[str, ...] = ()
+        location = None
+        locations = self.breakdown.get("locations")
+        if locations:
+            location = locations.rows()[0][0]
+        if self.stack is not None:
+            frames = tuple(
+                f"{f.file}:{f.line} in {f.function}"
+                for f in self.stack.frames
+                if f.is_app
+            )
+            culprit = self.stack.culprit
+            if culprit is not None and location is None:
+                location = f"{culprit.file}:{culprit.line} {culprit.function}"
+        messages = self.breakdown.get("messages")
+        return Cluster(
+            id=cluster_id(self.kind, self.key),
+            kind=self.kind,
+            title=self.title,
+            template=self.title,
+            severity=self.severity,
+            count=self.count,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            samples=tuple(sample for _, sample in self.samples),
+            hours=tuple(sorted(self.hours.items())),
+            status=self.status,
+            breakdown={
+                name: rows.rows()
+                for name, rows in self.breakdown.items()
+                if name != "messages"
+            },
+            location=location,
+            summary=messages.rows()[0][0] if messages else None,
+            first_version=self.first_version[1] if self.first_version else None,
+            latency_p50=self.latencies.quantile(0.5),
+            frames=frames,
+        )
+
+
+def cluster_id(kind: str, key: str) -> str:
+    """The stable id of a cluster: algorithm version and a key hash."""
+    digest = hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()
+    return f"{ALGORITHM}-{digest[:12]}"
+
+
+class Clusterer:
+    """Accumulates events into clusters, in memory bounded by clusters."""
+
+    def __init__(self, max_clusters: int = MAX_CLUSTERS) -> None:
+        self._stats: dict[tuple[str, str], _Stats] = {}
+        self._max = max_clusters
+        self.traffic = Traffic()
+        self.overflow = 0
+
+    def add(self, event: LogEntry) -> None:
+        """Count one event into its cluster, or into the traffic baseline."""
+        http_status = event.http.status if event.http is not None else None
+        if event.http is not None and http_status is not None and (
+            200 <= http_status < 400
+        ):
+            self.traffic.count += 1
+            self.traffic.by_status[http_status] += 1
+            self.traffic.latencies.add(event.http.latency)
+            return
+        kind, key, title = _identify(event)
+        stats = self._stats.get((kind, key))
+        if stats is None:
+            if len(self._stats) >= self._max:
+                # Past the cap, new shapes share one visible cluster rather
+                # than evicting a cluster that is already counted.
+                self.overflow += 1
+                kind, key = "message", "overflow"
+                title = "Other events (cluster limit reached)"
+                stats = self._stats.get((kind, key))
+            if stats is None:
+                stats = _Stats(kind, key, title, event.severity, http_status)
+                self._stats[(kind, key)] = stats
+        stats.severity = max(stats.severity, event.severity)
+        stats.add(event)
+
+    def clusters(self) -> list[Cluster]:
+        """The clusters, with variable words merged, most events first."""
+        merged = _merge_variables(list(self._stats.values()))
+        frozen = [stats.freeze() for stats in merged]
+        frozen.sort(key=lambda c: (-c.count, c.id))
+        return frozen
+
+
+def _identify(event: LogEntry) -> tuple[str, str, str]:
+    if event.http is not None:
+        status = event.http.status
+        return "http", str(status or "unknown"), _http_title(status)
+    if event.kind == "audit":
+        title = event.message
+        return "audit", f"{event.severity.name}\0{title}", title
+    if event.stack is not None:
+        stack = event.stack
+        culprit = stack.culprit
+        if culprit is None:
+            title = stack.exception
+        else:
+            title = f"{stack.exception} in {culprit.function} ({culprit.file})"
+        return "trace", title, title
+    template = mask(event.message)
+    return "message", f"{event.severity.name}\0{template}", template
+
+
+def _http_title(status: int | None) -> str:
+    if status is None:
+        return "HTTP status unknown"
+    if status == 499:
+        return "HTTP 499 Client Closed Request"
+    try:
+        return f"HTTP {status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _human_line(message: str) -> str | None:
+    first = message.split("\n", 1)[0].strip()
+    if not first or first.startswith("Traceback"):
+        return None
+    return mask(first)
+
+
+def _order(event: LogEntry) -> tuple[float, str, int]:
+    stamp = event.timestamp.timestamp() if event.timestamp else 0.0
+    return stamp, event.insert_id, event.seq
+
+
+def _sample(event: LogEntry) -> dict[str, Any]:
+    sample: dict[str, Any] = {}
+    if event.timestamp is not None:
+        sample["timestamp"] = format_time(event.timestamp)
+    sample["severity"] = event.severity.name
+    if event.severity_raw != event.severity.name:
+        sample["severity_raw"] = event.severity_raw
+    for name, value in (
+        ("insertId", event.insert_id),
+        ("log", event.stream if event.log_name else ""),
+        ("revision", event.revision),
+        ("instance", (event.instance or "")[-12:]),
+        ("logger", event.logger),
+    ):
+        if value:
+            sample[name] = value
+    if event.message.strip():
+        sample["message"] = trim_message(event.message)
+    if event.fragments > 1:
+        sample["stitched_from"] = event.fragments
+    if event.http is not None:
+        sample["httpRequest"] = {
+            "requestMethod": event.http.method,
+            "requestUrl": event.http.url[:_STRING_CHARS],
+            "status": event.http.status,
+            "latency_s": event.http.latency,
+            "userAgent": event.http.user_agent[:_STRING_CHARS],
+        }
+    if event.payload is not None:
+        sample["payload"] = _trim_payload(event.payload)
+    if event.notes:
+        sample["notes"] = list(event.notes)
+    return sample
+
+
+def trim_message(text: str) -> str:
+    """Cap a message for display, saying how long it really was."""
+    lines = text.split("\n")
+    trimmed = "\n".join(lines[:_MESSAGE_LINES])[:_MESSAGE_CHARS]
+    if trimmed == text:
+        return text
+    return f"{trimmed}… (truncated, {len(text)} chars)"
+
+
+def _trim_payload(payload: Any) -> Any:
+    def trim(value: Any, depth: int) -> Any:
+        if isinstance(value, str):
+            if len(value) > _STRING_CHARS:
+                return f"{value[:_STRING_CHARS]}… (truncated, {len(value)} chars)"
+            return value
+        if depth > 6:
+            return "…"
+        if isinstance(value, dict):
+            return {k: trim(v, depth + 1) for k, v in list(value.items())[:50]}
+        if isinstance(value, list):
+            return [trim(v, depth + 1) for v in value[:20]]
+        return value
+
+    trimmed = trim(payload, 0)
+    if len(json.dumps(trimmed, ensure_ascii=False, default=str)) > _PAYLOAD_CHARS:
+        return {"(keys)": sorted(str(k) for k in payload)[:50]}
+    return trimmed
+
+
+def _merge_variables(stats: Iterable[_Stats]) -> list[_Stats]:
+    """Merge message clusters that differ only in one variable position."""
+    rest: list[_Stats] = []
+    groups: dict[tuple[str, int], list[_Stats]] = {}
+    for item in stats:
+        if item.kind != "message":
+            rest.append(item)
+            continue
+        severity = item.key.split("\0", 1)[0]
+        groups.setdefault((severity, len(item.title.split(" "))), []).append(
+            item
+        )
+    for (severity, _), members in sorted(groups.items()):
+        rest.extend(_merge_group(severity, members))
+    return rest
+
+
+def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
+    changed = True
+    while changed and len(members) > 1:
+        changed = False
+        width = len(members[0].title.split(" "))
+        for position in range(width):
+            buckets: dict[tuple[str, ...], list[_Stats]] = {}
+            for item in members:
+                tokens = item.title.split(" ")
+                hole = tuple(tokens[:position] + ["\0"] + tokens[position + 1 :])
+                buckets.setdefault(hole, []).append(item)
+            for hole, group in buckets.items():
+                if len(group) < 2 or not _is_variable(group, position):
+                    continue
+                group.sort(key=lambda s: (-s.count, s.title))
+                keep = group[0]
+                tokens = list(hole)
+                tokens[position] = _wildcard(keep.title.split(" ")[position])
+                keep.title = " ".join(tokens)
+                keep.key = f"{severity}\0{keep.title}"
+                for other in group[1:]:
+                    keep.absorb(other)
+                    members.remove(other)
+                changed = True
+            if changed:
+                break
+    return members
+
+
+def _is_variable(group: list[_Stats], position: int) -> bool:
+    values = {item.title.split(" ")[position] for item in group}
+    prefixes = {_key_prefix(value) for value in values}
+    if len(prefixes) == 1 and next(iter(prefixes)):
+        return True
+    return len(values) >= _VARIABLE_WORDS
+
+
+def _key_prefix(token: str) -> str:
+    for sign in ("=", ":"):
+        head, found, tail = token.partition(sign)
+        if found and head and tail:
+            return head + sign
+    return ""
+
+
+def _wildcard(token: str) -> str:
+    prefix = _key_prefix(token)
+    closing = ""
+    for char in ")],;":
+        if token.endswith(char):
+            closing = char
+            break
+    return f"{prefix}<*>{closing}"

@@ -1,0 +1,110 @@
+"""Masking the variable parts of a message, so that a template remains.
+
+Masks run in a fixed order, most specific first: a UUID must be masked
+before its digit groups look like numbers, a URL before its path looks like
+a file path. Placeholders left by redaction (``<EMAIL>``, ``<JWT>``,
+``<REDACTED>``) are already masks and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_TEMPLATE_INPUT",
+    "mask",
+    "template_route",
+]
+
+import re
+from urllib.parse import urlsplit
+
+MAX_TEMPLATE_INPUT = 2000
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s\"'<>()\[\]{}|,]+")
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}\b"
+)
+_PATH = re.compile(r"(?<![\w:/.<>~-])(?:/[\w.\-~%@+{}]+)+/?")
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])")
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|"
+    r"(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{0,4}|"
+    r"::(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{1,4})(?![\w:])"
+)
+_DURATION = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds?|min|mins|"
+    r"minutes?|h|hrs?|hours?)(?![\w])"
+)
+_SIZE = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?(?:[kKMGT]i?B|[kKMGT]|B|bytes)(?![\w])"
+)
+_HEX = re.compile(
+    r"\b0x[0-9a-fA-F]+\b|(?<![\w])(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])"
+    r"[0-9a-fA-F]{8,}(?![\w])"
+)
+_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)[-+]?\d+(?:[.,]\d+)*(?![\w]|\.\d)")
+_METHOD = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\b")
+_SPACE = re.compile(r"\s+")
+_ID_SEGMENT = re.compile(
+    r"^(?:\d+|[0-9a-fA-F]{8,}|(?=.*\d)[\w\-]{6,}|(?=.*\d)(?=.*[A-Za-z])"
+    r"[\w\-=.~]{12,})$"
+)
+
+
+def mask(text: str) -> str:
+    """Return the template of ``text``: variables masked, spaces folded."""
+    text = text[:MAX_TEMPLATE_INPUT]
+    if "://" in text:
+        text = _URL.sub(_url_template, text)
+    if "-" in text:
+        text = _UUID.sub("<UUID>", text)
+    if ":" in text:
+        text = _IPV6.sub("<IP>", text)
+    if "." in text:
+        text = _IPV4.sub("<IP>", text)
+    if "/" in text:
+        text = _PATH.sub("<PATH>", text)
+    text = _DURATION.sub("<DURATION>", text)
+    text = _SIZE.sub("<NUM>", text)
+    text = _HEX.sub("<HEX>", text)
+    text = _NUMBER.sub("<NUM>", text)
+    text = _METHOD.sub("<METHOD>", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def template_route(url: str) -> str:
+    """The path of a URL with ids as ``{id}`` (UUIDs as ``{uuid}``)."""
+    path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+    path = path.split("#", 1)[0] or "/"
+    return "/".join(_segment(part) for part in path.split("/"))
+
+
+def _segment(part: str) -> str:
+    if _UUID.fullmatch(part):
+        return "{uuid}"
+    if part.startswith("<") and part.endswith(">"):
+        return "{id}"
+    if _ID_SEGMENT.match(part) and not _is_file_name(part):
+        return "{id}"
+    return part
+
+
+def _is_file_name(part: str) -> bool:
+    stem, dot, extension = part.rpartition(".")
+    return bool(dot) and extension.isalpha() and not any(
+        c.isdigit() for c in stem
+    )
+
+
+def _url_template(found: re.Match[str]) -> str:
+    url = found.group(0).rstrip(".,;:!?")
+    tail = found.group(0)[len(url) :]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "<URL>" + tail
+    if _IPV4.fullmatch(host) or ":" in host:
+        host = "<IP>"
+    route = template_route(parts.path) if parts.path else ""
+    return f"{parts.scheme}://{host}{route}{tail}"

@@ -1,0 +1,263 @@
+"""One run of the gate: source, normalise, redact, cluster, decide."""
+
+from __future__ import annotations
+
+__all__ = [
+    "Counts",
+    "RunOptions",
+    "RunResult",
+    "SourceInfo",
+    "run_gate",
+]
+
+import contextlib
+import logging
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from gardener_gate.cluster import Cluster, Clusterer, Traffic
+from gardener_gate.entry import LogEntry, normalize
+from gardener_gate.errors import LogReadError
+from gardener_gate.redact import Redactor
+from gardener_gate.rules import RuleSet
+from gardener_gate.source import Record, Skip, read_records
+from gardener_gate.stitch import Stitcher
+from gardener_gate.verdict import Decision, decide
+
+logger = logging.getLogger(__name__)
+
+MAX_SKIP_REASONS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What one run was asked to do."""
+
+    logs: str
+    fmt: str = "auto"
+    revision: str | None = None
+    window: timedelta | None = None
+    until: datetime | None = None
+    threshold: int | None = None
+    now: datetime = field(default_factory=datetime.now)
+
+
+@dataclass(slots=True)
+class Counts:
+    """How many records went where; see ``entries`` in DESIGN.md."""
+
+    read: int = 0
+    skipped: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    outside_window: int = 0
+    outside_revision: int = 0
+    events: int = 0
+
+    @property
+    def analysed(self) -> int:
+        """Entries read, less duplicates and those outside the selection."""
+        return (
+            self.read
+            - self.duplicates
+            - self.outside_window
+            - self.outside_revision
+        )
+
+    def skip(self, reason: str) -> None:
+        """Count one skipped record, keeping the first reasons."""
+        self.skipped += 1
+        if len(self.skip_reasons) < MAX_SKIP_REASONS:
+            self.skip_reasons.append(reason)
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    """Where the entries came from, as far as they tell."""
+
+    kind: str
+    name: str
+    services: Counter[str] = field(default_factory=Counter)
+    projects: Counter[str] = field(default_factory=Counter)
+    regions: Counter[str] = field(default_factory=Counter)
+    revisions: Counter[str] = field(default_factory=Counter)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    window_given: bool = False
+
+    def note(self, entry: LogEntry) -> None:
+        """Count what an entry says about its origin."""
+        for counter, value in (
+            (self.services, entry.service),
+            (self.projects, entry.project),
+            (self.regions, entry.location),
+        ):
+            if value and (value in counter or len(counter) < 20):
+                counter[value] += 1
+
+    def widen(self, moment: datetime | None) -> None:
+        """Stretch the observed window to include ``moment``."""
+        if moment is None or self.window_given:
+            return
+        if self.window_start is None or moment < self.window_start:
+            self.window_start = moment
+        if self.window_end is None or moment > self.window_end:
+            self.window_end = moment
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Everything the worklog reports."""
+
+    options: RunOptions
+    rules: RuleSet
+    source: SourceInfo
+    counts: Counts
+    clusters: tuple[Cluster, ...]
+    traffic: Traffic
+    decision: Decision
+    cluster_overflow: int
+
+
+def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
+    """Read the logs, cluster them and decide.
+
+    Raises:
+        LogReadError: the logs cannot be read, or the revision asked for is
+            not in them.
+    """
+    counts = Counts()
+    source = SourceInfo("file", options.logs)
+    start, end = _window(options)
+    if end is not None:
+        source.window_start, source.window_end = start, end
+        source.window_given = True
+    redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
+    clusterer = Clusterer()
+    with _open(options.logs) as stream:
+        records = read_records(stream, options.fmt, options.logs)
+        entries = _select(
+            _entries(records, counts, source), options, counts, source,
+            start, end,
+        )
+        stitcher = Stitcher()
+        for event in stitcher.events(entries):
+            counts.events += 1
+            clusterer.add(redactor.entry(event))
+    if options.revision and counts.analysed == 0 and counts.read:
+        seen = ", ".join(sorted(source.revisions)) or "none"
+        raise LogReadError(
+            f"revision {options.revision!r} wrote none of the {counts.read} "
+            f"entries; revisions present: {seen}"
+        )
+    clusters = tuple(clusterer.clusters())
+    threshold = (
+        options.threshold
+        if options.threshold is not None
+        else rules.policy.fail_on
+    )
+    decision = decide(
+        clusters,
+        rules,
+        (end or options.now).date(),
+        threshold,
+        no_data=counts.events == 0,
+    )
+    return RunResult(
+        options=options,
+        rules=rules,
+        source=source,
+        counts=counts,
+        clusters=clusters,
+        traffic=clusterer.traffic,
+        decision=decision,
+        cluster_overflow=clusterer.overflow,
+    )
+
+
+def _window(
+    options: RunOptions,
+) -> tuple[datetime | None, datetime | None]:
+    if options.window is None and options.until is None:
+        return None, None
+    end = options.until or options.now
+    start = end - options.window if options.window is not None else None
+    return start, end
+
+
+@contextlib.contextmanager
+def _open(name: str) -> Iterator[BinaryIO]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise LogReadError(
+            f"{name}: cannot open ({exc.strerror or exc}); check the path "
+            "given to --logs"
+        ) from None
+    with stream:
+        yield stream
+
+
+def _entries(
+    records: Iterable[Record | Skip], counts: Counts, source: SourceInfo
+) -> Iterator[LogEntry]:
+    for record in records:
+        if isinstance(record, Skip):
+            counts.skip(record.reason)
+            logger.info("skipped %s", record.reason)
+            continue
+        entry = normalize(record.position, record.value)
+        if isinstance(entry, str):
+            counts.skip(f"record {record.position + 1}: {entry}"
+                        if not isinstance(record.value, str)
+                        else f"line {record.position}: {entry}")
+            continue
+        counts.read += 1
+        yield entry
+    if counts.read == 0 and counts.skipped:
+        raise LogReadError(
+            f"{source.name}: none of its {counts.skipped} records is a log "
+            f"entry ({counts.skip_reasons[0]})"
+        )
+
+
+def _select(
+    entries: Iterable[LogEntry],
+    options: RunOptions,
+    counts: Counts,
+    source: SourceInfo,
+    start: datetime | None,
+    end: datetime | None,
+) -> Iterator[LogEntry]:
+    seen: set[int] = set()
+    for entry in entries:
+        if entry.insert_id:
+            key = hash((entry.log_name, entry.timestamp, entry.insert_id))
+            if key in seen:
+                counts.duplicates += 1
+                continue
+            seen.add(key)
+        moment = entry.timestamp
+        if moment is not None and (
+            (start is not None and moment < start)
+            or (end is not None and moment >= end)
+        ):
+            counts.outside_window += 1
+            continue
+        revision = entry.revision or "(none)"
+        if revision in source.revisions or len(source.revisions) < 50:
+            source.revisions[revision] += 1
+        if options.revision and entry.revision != options.revision:
+            counts.outside_revision += 1
+            continue
+        source.note(entry)
+        source.widen(moment)
+        yield entry

@@ -1,0 +1,104 @@
+"""The YAML that accepts a cluster, ready to paste into rules/."""
+
+from __future__ import annotations
+
+__all__ = [
+    "accept_all",
+    "accept_item",
+    "accept_snippet",
+]
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import yaml
+
+from gardener_gate.verdict import Finding, Status
+
+PLACEHOLDER_REASON = "EDIT ME: why this is acceptable"
+ACCEPT_DAYS = 90
+_MAX_PATTERN = 1000
+_MAX_LISTED = 10
+_SLUG = re.compile(r"[^a-z0-9]+")
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def _escape(text: str) -> str:
+    return _RE2_SPECIAL.sub(r"\\\1", text)
+
+
+def _anchored(text: str) -> str:
+    escaped = _escape(text)
+    if len(escaped) <= _MAX_PATTERN:
+        return f"^{escaped}$"
+    return "^" + _escape(text[: _MAX_PATTERN // 2])
+
+
+def _slug(finding: Finding) -> str:
+    cluster = finding.cluster
+    words = _SLUG.sub("-", cluster.title.lower()).strip("-")[:40].strip("-")
+    return f"{cluster.kind}-{words or 'cluster'}-{cluster.id[-6:]}"
+
+
+def _match(finding: Finding) -> dict[str, Any]:
+    cluster = finding.cluster
+    if cluster.kind == "http":
+        match: dict[str, Any] = {
+            "status": cluster.status if cluster.status else "unknown"
+        }
+        routes = sorted(set(cluster.routes))
+        clients = sorted(set(cluster.clients))
+        if routes and len(routes) <= _MAX_LISTED and "(other)" not in routes:
+            match["route"] = routes[0] if len(routes) == 1 else routes
+        if clients and len(clients) <= _MAX_LISTED and "(other)" not in clients:
+            match["user_agent"] = clients[0] if len(clients) == 1 else clients
+        return match
+    return {
+        "kind": cluster.kind,
+        "severity": cluster.severity.name,
+        "message": _anchored(cluster.template),
+    }
+
+
+def accept_item(finding: Finding, today: date) -> dict[str, Any]:
+    """One item for ``signatures:`` that accepts the finding's cluster.
+
+    For an expired acceptance, the existing signature comes back with a new
+    expiry date, to replace the old one.
+    """
+    expires = (today + timedelta(days=ACCEPT_DAYS)).isoformat()
+    signature = finding.signature
+    if finding.status is Status.EXPIRED and signature is not None:
+        item = dict(signature.raw)
+        accept = dict(item.get("accept") or {})
+        accept["expires"] = expires
+        item["accept"] = accept
+        return item
+    return {
+        "id": _slug(finding),
+        "title": finding.cluster.title[:200],
+        "match": _match(finding),
+        "accept": {
+            "reason": PLACEHOLDER_REASON,
+            "expires": expires,
+        },
+    }
+
+
+def _dump(value: Any) -> str:
+    return yaml.safe_dump(
+        value, sort_keys=False, allow_unicode=True, width=1000
+    )
+
+
+def accept_snippet(finding: Finding, today: date) -> str:
+    """The YAML list item for one finding, as text."""
+    return _dump([accept_item(finding, today)])
+
+
+def accept_all(findings: list[Finding], today: date) -> str:
+    """One ``signatures:`` block accepting every finding given."""
+    return _dump(
+        {"signatures": [accept_item(f, today) for f in findings]}
+    )

@@ -1,0 +1,220 @@
+"""Reading log records from a file or standard input.
+
+A record is one parsed JSON value (an entry as Cloud Logging writes it) or
+one line of text. Records that cannot be parsed become ``Skip`` values with
+a reason, so that the caller can count them; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FORMATS",
+    "Record",
+    "Skip",
+    "read_records",
+]
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from gardener_gate.errors import LogReadError
+
+FORMATS = ("auto", "json", "ndjson", "lines")
+
+_CHUNK = 1 << 20
+# One entry of Cloud Logging is at most 256 KB; far beyond that a record is
+# either garbage or an unterminated value, and reading on would only load
+# the rest of the file into memory.
+_MAX_RECORD = 64 << 20
+_SNIFF = 64 << 10
+_NEXT_OBJECT = re.compile(r"[,\[]\s*\{")
+_decoder = json.JSONDecoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One parsed record; ``position`` is its line (1-based) or index."""
+
+    position: int
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A record that could not be parsed, and why."""
+
+    position: int
+    reason: str
+
+
+def read_records(
+    stream: BinaryIO, fmt: str = "auto", name: str = "input"
+) -> Iterator[Record | Skip]:
+    """Yield the records of ``stream`` in file order.
+
+    Bytes that are not UTF-8 are replaced with U+FFFD, never fatal.
+
+    Raises:
+        LogReadError: the input is not text, or not the format asked for.
+    """
+    head = stream.read(_SNIFF)
+    _check_is_text(head, name)
+    if fmt == "auto":
+        fmt = _detect_format(head)
+    if fmt == "json":
+        return _read_json_array(head, stream, name)
+    if fmt == "ndjson":
+        return _read_ndjson(head, stream)
+    return _read_lines(head, stream)
+
+
+def _check_is_text(head: bytes, name: str) -> None:
+    if not head:
+        return
+    text = head.decode("utf-8", errors="replace")
+    bad = sum(
+        1 for c in text if c == "\ufffd" or (c < " " and c not in "\t\n\r")
+    )
+    if b"\x00" in head[:4096] or bad > len(text) * 0.1:
+        raise LogReadError(
+            f"{name}: this is not log text (binary content); give a JSON "
+            "array, newline-delimited JSON or plain text lines"
+        )
+
+
+def _detect_format(head: bytes) -> str:
+    stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
+    if stripped.startswith(b"["):
+        return "json"
+    if stripped.startswith(b"{"):
+        return "ndjson"
+    return "lines"
+
+
+def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    pending = head
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
+
+
+def _read_ndjson(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
+    for number, raw in enumerate(_iter_lines(head, stream), start=1):
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line:
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Skip(number, f"line {number}: malformed JSON ({exc.msg})")
+            continue
+        except RecursionError:
+            yield Skip(number, f"line {number}: JSON nested too deeply")
+            continue
+        yield Record(number, value)
+
+
+def _read_lines(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
+    for number, raw in enumerate(_iter_lines(head, stream), start=1):
+        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if line.strip():
+            yield Record(number, line)
+
+
+def _read_json_array(
+    head: bytes, stream: BinaryIO, name: str
+) -> Iterator[Record | Skip]:
+    reader = _ArrayReader(head, stream)
+    if not reader.buffer.startswith("["):
+        raise LogReadError(f"{name}: expected a JSON array of log entries")
+    reader.pos = 1
+    return reader.records()
+
+
+class _ArrayReader:
+    """Decodes one element of a JSON array at a time.
+
+    The standard library has no incremental array parser, and a whole
+    ``gcloud logging read`` dump can be far larger than memory should hold;
+    decoding element by element with ``raw_decode`` keeps memory bounded
+    and lets one malformed element be skipped instead of the whole file.
+    """
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._decode = codecs.getincrementaldecoder("utf-8")(
+            errors="replace"
+        ).decode
+        self.buffer = self._decode(head).lstrip("\ufeff \t\r\n")
+        self.pos = 0
+        self._eof = False
+
+    def records(self) -> Iterator[Record | Skip]:
+        index = 0
+        while True:
+            self._fill(self.pos + _CHUNK)
+            self._skip_space()
+            if self.pos >= len(self.buffer) or self.buffer[self.pos] == "]":
+                return
+            value, problem = self._decode_element()
+            if problem is None:
+                yield Record(index, value)
+            else:
+                yield Skip(index, f"record {index + 1}: {problem}")
+                if not self._resync():
+                    return
+            index += 1
+            if self.pos > _CHUNK:
+                self.buffer = self.buffer[self.pos :]
+                self.pos = 0
+
+    def _fill(self, minimum: int) -> bool:
+        while not self._eof and len(self.buffer) < minimum:
+            chunk = self._stream.read(_CHUNK)
+            self._eof = not chunk
+            self.buffer += self._decode(chunk, final=self._eof)
+        return len(self.buffer) >= minimum
+
+    def _skip_space(self) -> None:
+        while (
+            self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n"
+        ):
+            self.pos += 1
+
+    def _decode_element(self) -> tuple[object, str | None]:
+        ahead = _CHUNK
+        while True:
+            try:
+                value, end = _decoder.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as exc:
+                # A value cut by the chunk boundary fails like a malformed
+                # one; only more input tells them apart.
+                if ahead < _MAX_RECORD and self._fill(len(self.buffer) + 1):
+                    self._fill(len(self.buffer) + ahead)
+                    ahead *= 2
+                    continue
+                return None, f"malformed or truncated JSON ({exc.msg})"
+            except RecursionError:
+                return None, "JSON nested too deeply"
+            self.pos = end
+            self._skip_space()
+            if self.pos < len(self.buffer) and self.buffer[self.pos] == ",":
+                self.pos += 1
+            return value, None
+
+    def _resync(self) -> bool:
+        found = _NEXT_OBJECT.search(self.buffer, self.pos + 1)
+        if found is None:
+            return False
+        self.pos = found.end() - 1
+        return True

@@ -1,0 +1,148 @@
+"""Joining stack traces that arrived split over several entries.
+
+Cloud Run writes one entry per line when a program prints a multi-line
+traceback without a structured logger. The fragments of one trace share
+the instance and the log, and arrive within a moment of each other, in
+whatever order the file lists them. The stitcher holds such text entries
+per (instance, log) until the stream moves on, then joins each run of
+trace lines into a single event.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Stitcher",
+]
+
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+
+from gardener_gate.entry import LogEntry
+from gardener_gate.severity import Severity
+from gardener_gate.stacktrace import (
+    find_trace,
+    is_exception_line,
+    is_trace_continuation,
+    is_trace_start,
+)
+
+_GAP = timedelta(seconds=1)
+_HOLD = 512
+_KEEP = 64
+_FRAME = re.compile(r'^\s+(File "|at )')
+
+StreamKey = tuple[str, str]
+
+
+class Stitcher:
+    """Turns entries into events, joining split traces on the way."""
+
+    def __init__(self) -> None:
+        self._held: dict[StreamKey, list[LogEntry]] = {}
+        self.joined = 0
+
+    def events(self, entries: Iterable[LogEntry]) -> Iterator[LogEntry]:
+        """Yield every entry once, split traces as one event each."""
+        for entry in entries:
+            if not _may_be_fragment(entry):
+                yield entry
+                continue
+            key = (entry.instance or "", entry.log_name)
+            held = self._held.setdefault(key, [])
+            if held and not _near(held[-1], entry):
+                yield from self._assemble(held)
+                held.clear()
+            held.append(entry)
+            if len(held) > _HOLD:
+                cut = _safe_cut(held)
+                yield from self._assemble(held[:cut])
+                del held[:cut]
+        for held in self._held.values():
+            yield from self._assemble(held)
+        self._held.clear()
+
+    def _assemble(self, held: list[LogEntry]) -> Iterator[LogEntry]:
+        fragments = sorted(held, key=_order)
+        start = 0
+        while start < len(fragments):
+            end = _run_end(fragments, start)
+            run = fragments[start:end]
+            if len(run) > 1 and _holds_trace(run):
+                self.joined += len(run) - 1
+                yield _join(run)
+                start = end
+            else:
+                yield fragments[start]
+                start += 1
+
+
+def _may_be_fragment(entry: LogEntry) -> bool:
+    return entry.kind == "message" and entry.payload is None
+
+
+def _order(entry: LogEntry) -> tuple[float, str, int]:
+    stamp = entry.timestamp.timestamp() if entry.timestamp else 0.0
+    return stamp, entry.insert_id, entry.seq
+
+
+def _near(before: LogEntry, after: LogEntry) -> bool:
+    if before.timestamp is None or after.timestamp is None:
+        return abs(after.seq - before.seq) <= 1
+    return abs(after.timestamp - before.timestamp) <= _GAP
+
+
+def _first_line(entry: LogEntry) -> str:
+    return entry.message.split("\n", 1)[0]
+
+
+def _run_end(fragments: list[LogEntry], start: int) -> int:
+    python_open = is_trace_start(_first_line(fragments[start]))
+    end = start + 1
+    while end < len(fragments) and _near(fragments[end - 1], fragments[end]):
+        line = _first_line(fragments[end])
+        if is_trace_continuation(line):
+            python_open = python_open or is_trace_start(line)
+            end += 1
+            continue
+        if python_open and is_exception_line(line):
+            end += 1
+            python_open = False
+            if end < len(fragments) and is_trace_continuation(
+                _first_line(fragments[end])
+            ):
+                continue
+        break
+    return end
+
+
+def _holds_trace(run: list[LogEntry]) -> bool:
+    head = run[0]
+    if not is_trace_start(_first_line(head)) and (
+        Severity.DEFAULT < head.severity < Severity.WARNING
+    ):
+        return False
+    return any(
+        is_trace_start(_first_line(f)) or _FRAME.match(f.message)
+        for f in run
+    )
+
+
+def _join(run: list[LogEntry]) -> LogEntry:
+    message = "\n".join(fragment.message for fragment in run)
+    severity = max(max(f.severity for f in run), Severity.ERROR)
+    return dataclasses.replace(
+        run[0],
+        message=message,
+        severity=severity,
+        stack=find_trace(message),
+        fragments=len(run),
+    )
+
+
+def _safe_cut(held: list[LogEntry]) -> int:
+    cut = len(held) - _KEEP
+    while cut > 1 and is_trace_continuation(_first_line(held[cut])):
+        cut -= 1
+    return cut

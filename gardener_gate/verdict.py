@@ -1,0 +1,164 @@
+"""Priorities, statuses and the verdict: what the gate decides."""
+
+from __future__ import annotations
+
+__all__ = [
+    "Decision",
+    "Finding",
+    "Status",
+    "Verdict",
+    "decide",
+]
+
+import enum
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from gardener_gate.cluster import Cluster
+from gardener_gate.rules import RuleSet, Signature, format_priority
+
+logger = logging.getLogger(__name__)
+
+
+class Status(enum.Enum):
+    """How a cluster stands against the rules."""
+
+    NEW = "new"
+    KNOWN = "known"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    REGRESSED = "regressed"
+
+    @property
+    def can_fail(self) -> bool:
+        """Whether a cluster in this status fails the gate at threshold."""
+        return self in (Status.NEW, Status.EXPIRED, Status.REGRESSED)
+
+
+class Verdict(enum.Enum):
+    """The outcome of a run."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    OVERRIDDEN = "overridden"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A cluster with its priority, status and the rules behind them."""
+
+    cluster: Cluster
+    priority: int
+    priority_rule: str
+    status: Status
+    signature: Signature | None
+    fails: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict, and every finding in the order the worklog lists them."""
+
+    verdict: Verdict
+    threshold: int
+    findings: tuple[Finding, ...]
+    stale: tuple[Signature, ...]
+    reason: str
+
+    @property
+    def failing(self) -> tuple[Finding, ...]:
+        """The findings that fail the gate."""
+        return tuple(f for f in self.findings if f.fails)
+
+
+def decide(
+    clusters: Iterable[Cluster],
+    rules: RuleSet,
+    today: date,
+    threshold: int,
+    no_data: bool,
+) -> Decision:
+    """Give each cluster a priority and a status, then the verdict."""
+    findings = []
+    used: set[str] = set()
+    for cluster in clusters:
+        finding = _assess(cluster, rules, today, threshold)
+        if finding.signature is not None:
+            used.add(finding.signature.id)
+        findings.append(finding)
+    findings.sort(
+        key=lambda f: (f.priority, -f.cluster.count, f.cluster.id)
+    )
+    stale = tuple(s for s in rules.signatures if s.id not in used)
+    verdict, reason = _verdict(findings, rules, threshold, no_data)
+    logger.info("verdict=%s reason=%s", verdict.value, reason)
+    return Decision(verdict, threshold, tuple(findings), stale, reason)
+
+
+def _assess(
+    cluster: Cluster, rules: RuleSet, today: date, threshold: int
+) -> Finding:
+    signature = next(
+        (s for s in rules.signatures if s.matches(cluster)), None
+    )
+    priority, priority_rule = _priority(cluster, rules, signature)
+    if signature is None:
+        status = Status.NEW
+    elif signature.accept is None:
+        status = Status.KNOWN
+    elif signature.accept.holds_on(today):
+        status = Status.ACCEPTED
+    else:
+        status = Status.EXPIRED
+    fails = status.can_fail and priority <= threshold
+    logger.debug(
+        "cluster=%s priority=%s by=%s signature=%s status=%s fails=%s",
+        cluster.id,
+        format_priority(priority),
+        priority_rule,
+        signature.id if signature else None,
+        status.value,
+        fails,
+    )
+    return Finding(cluster, priority, priority_rule, status, signature, fails)
+
+
+def _priority(
+    cluster: Cluster, rules: RuleSet, signature: Signature | None
+) -> tuple[int, str]:
+    if signature is not None and signature.priority is not None:
+        return signature.priority, f"signature {signature.id}"
+    for threshold in rules.thresholds:
+        if threshold.matches(cluster):
+            return threshold.priority, threshold.id
+    return 10, "no threshold matched"
+
+
+def _verdict(
+    findings: list[Finding], rules: RuleSet, threshold: int, no_data: bool
+) -> tuple[Verdict, str]:
+    if no_data:
+        policy = rules.policy.no_data
+        verdict = {
+            "pass": Verdict.PASS,
+            "fail": Verdict.FAIL,
+        }.get(policy, Verdict.WARN)
+        return verdict, f"no log entries in the selected window (no_data: {policy})"
+    failing = [f for f in findings if f.fails]
+    if not failing:
+        return Verdict.PASS, (
+            f"no new or expired cluster at {format_priority(threshold)} "
+            "or higher"
+        )
+    counts: dict[str, int] = {}
+    for finding in failing:
+        label = format_priority(finding.priority)
+        counts[label] = counts.get(label, 0) + 1
+    listed = ", ".join(f"{n} at {p}" for p, n in sorted(counts.items(), key=lambda kv: int(kv[0][1:])))
+    return Verdict.FAIL, (
+        f"{len(failing)} new or expired cluster(s) at "
+        f"{format_priority(threshold)} or higher ({listed})"
+    )
