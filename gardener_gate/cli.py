@@ -88,6 +88,9 @@ def _rules_dir(given: Path | None) -> Path | None:
 
 
 def _run(args: argparse.Namespace, now: datetime) -> int:
+    if args.revision is not None and not args.revision.strip():
+        raise UsageError("--revision: give a revision name, such as "
+                         "orders-api-00042-kot")
     rules = load_rules(_rules_dir(args.rules))
     options = RunOptions(
         logs=args.logs,

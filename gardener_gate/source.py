@@ -98,12 +98,12 @@ def _detect_format(head: bytes) -> str:
 def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
     pending = head
     while True:
+        *lines, pending = pending.split(b"\n")
+        yield from lines
         chunk = stream.read(_CHUNK)
         if not chunk:
             break
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from lines
     if pending:
         yield pending
 

@@ -194,11 +194,7 @@ def _validate(
     validator: jsonschema.Draft202012Validator, document: _Document
 ) -> list[RuleProblem]:
     problems = []
-    errors = sorted(
-        validator.iter_errors(document.data),
-        key=lambda e: (document.line_of(tuple(e.absolute_path)), e.message),
-    )
-    for error in errors:
+    for error in validator.iter_errors(document.data):
         path = tuple(error.absolute_path)
         key, text = _describe(error, path)
         line = document.line_of(
@@ -207,7 +203,7 @@ def _validate(
             else path
         )
         problems.append(RuleProblem(document.name, line, key, text))
-    return problems
+    return sorted(problems, key=lambda p: (p.line, p.key, p.problem))
 
 
 def _describe(error: jsonschema.ValidationError, path: Path_) -> tuple[str, str]:

@@ -1,0 +1,91 @@
+"""Shared fixtures: run the CLI in-process and read what it wrote."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gardener_gate.cli import main
+
+DATA = Path(__file__).parent / "data"
+CASES = DATA / "cases"
+# A fixed "now" keeps acceptance expiry and generated dates reproducible.
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class GateRun:
+    """What one in-process run of the CLI produced."""
+
+    code: int
+    stdout: str
+    stderr: str
+    out: Path
+
+    @property
+    def worklog(self) -> dict[str, Any]:
+        return json.loads((self.out / "worklog.json").read_text("utf-8"))
+
+    @property
+    def markdown(self) -> str:
+        return (self.out / "worklog.md").read_text("utf-8")
+
+    def cluster(self, **wanted: Any) -> dict[str, Any]:
+        """The one cluster whose fields equal ``wanted``."""
+        found = [
+            c
+            for c in self.worklog["clusters"]
+            if all(c.get(k) == v for k, v in wanted.items())
+        ]
+        assert len(found) == 1, (wanted, [c["title"] for c in found])
+        return found[0]
+
+
+@pytest.fixture
+def gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Any]:
+    """Call ``gate(*args)`` to run ``gardener-gate run`` with ``--out``."""
+    counter = iter(range(1000))
+
+    def run(*args: str, now: datetime = NOW) -> GateRun:
+        out = tmp_path / f"out{next(counter)}"
+        argv = list(args)
+        if argv and argv[0] == "run":
+            argv += ["--out", str(out)]
+        code = main(argv, now=now)
+        captured = capsys.readouterr()
+        return GateRun(code, captured.out, captured.err, out)
+
+    yield run
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens a connection beyond the loopback address."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in (
+            "127.0.0.1",
+            "localhost",
+            "::1",
+        ) and not host.startswith("/"):
+            raise AssertionError(f"test tried to reach {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test from a temporary folder, so no run writes elsewhere."""
+    monkeypatch.chdir(tmp_path)
