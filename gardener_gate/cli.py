@@ -26,7 +26,7 @@ from gardener_gate.errors import (
 )
 from gardener_gate.pipeline import RunOptions, run_gate
 from gardener_gate.report import write_worklog
-from gardener_gate.rules import load_rules, parse_priority
+from gardener_gate.rules import load_rules
 from gardener_gate.source import FORMATS
 from gardener_gate.verdict import Verdict
 
@@ -38,10 +38,14 @@ DEFAULT_RULES = Path("rules")
 def _priority(text: str) -> int:
     value = text.strip().upper()
     if not value.startswith("P") or not value[1:].isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a priority (P0..P10)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a priority (P0..P10)"
+        )
     number = int(value[1:])
     if number > 10:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a priority (P0..P10)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a priority (P0..P10)"
+        )
     return number
 
 
@@ -52,27 +56,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
         help="explain decisions on stderr (-v info, -vv debug)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="read logs, cluster, decide")
-    run.add_argument("--logs", required=True, metavar="PATH|-",
-                     help="exported entries (gcloud logging read "
-                     "--format=json, NDJSON) or text lines; - for stdin")
+    run.add_argument(
+        "--logs",
+        required=True,
+        metavar="PATH|-",
+        help="exported entries (gcloud logging read "
+        "--format=json, NDJSON) or text lines; - for stdin",
+    )
     run.add_argument("--format", choices=FORMATS, default="auto")
     run.add_argument("--revision", help="analyse only this revision's entries")
     run.add_argument("--window", help="how far back from --until, e.g. 3d")
     run.add_argument("--until", help="end of the window (RFC 3339)")
-    run.add_argument("--rules", type=Path, metavar="DIR",
-                     help="rules folder (default: ./rules if it exists)")
-    run.add_argument("--fail-on", type=_priority, metavar="P2",
-                     help="fail on new clusters at this priority or higher")
-    run.add_argument("--out", type=Path, default=Path("gardener-gate-out"),
-                     metavar="DIR", help="where worklog.md and .json go")
-    run.add_argument("--dry-run", action="store_true",
-                     help="report the verdict but exit 0")
+    run.add_argument(
+        "--rules",
+        type=Path,
+        metavar="DIR",
+        help="rules folder (default: ./rules if it exists)",
+    )
+    run.add_argument(
+        "--fail-on",
+        type=_priority,
+        metavar="P2",
+        help="fail on new clusters at this priority or higher",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=Path("gardener-gate-out"),
+        metavar="DIR",
+        help="where worklog.md and .json go",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="report the verdict but exit 0"
+    )
 
     rules = commands.add_parser("rules", help="work with rules files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
@@ -89,8 +114,9 @@ def _rules_dir(given: Path | None) -> Path | None:
 
 def _run(args: argparse.Namespace, now: datetime) -> int:
     if args.revision is not None and not args.revision.strip():
-        raise UsageError("--revision: give a revision name, such as "
-                         "orders-api-00042-kot")
+        raise UsageError(
+            "--revision: give a revision name, such as orders-api-00042-kot"
+        )
     rules = load_rules(_rules_dir(args.rules))
     options = RunOptions(
         logs=args.logs,
@@ -123,14 +149,18 @@ def _check(args: argparse.Namespace) -> int:
 def _configure_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger("gardener_gate")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
 
 
-def main(argv: Sequence[str] | None = None, now: datetime | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, now: datetime | None = None
+) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)

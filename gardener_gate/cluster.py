@@ -113,7 +113,9 @@ class Traffic:
         """The ``traffic`` object of worklog.json."""
         return {
             "count": self.count,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_status": {
+                str(k): v for k, v in sorted(self.by_status.items())
+            },
             "latency_p50_s": self.latencies.quantile(0.5),
             "latency_p95_s": self.latencies.quantile(0.95),
         }
@@ -199,7 +201,8 @@ class _Stats:
             self.stack = event.stack
         if event.version and (
             self.first_version is None
-            or (moment or datetime.max) < (self.first_version[0] or datetime.max)
+            or (moment or datetime.max)
+            < (self.first_version[0] or datetime.max)
         ):
             self.first_version = (moment, event.version)
         self._count_parts(event)
@@ -280,7 +283,9 @@ class _Stats:
             },
             location=location,
             summary=messages.rows()[0][0] if messages else None,
-            first_version=self.first_version[1] if self.first_version else None,
+            first_version=self.first_version[1]
+            if self.first_version
+            else None,
             latency_p50=self.latencies.quantile(0.5),
             frames=frames,
         )
@@ -304,8 +309,10 @@ class Clusterer:
     def add(self, event: LogEntry) -> None:
         """Count one event into its cluster, or into the traffic baseline."""
         http_status = event.http.status if event.http is not None else None
-        if event.http is not None and http_status is not None and (
-            200 <= http_status < 400
+        if (
+            event.http is not None
+            and http_status is not None
+            and (200 <= http_status < 400)
         ):
             self.traffic.count += 1
             self.traffic.by_status[http_status] += 1
@@ -425,7 +432,9 @@ def _trim_payload(payload: Any) -> Any:
     def trim(value: Any, depth: int) -> Any:
         if isinstance(value, str):
             if len(value) > _STRING_CHARS:
-                return f"{value[:_STRING_CHARS]}… (truncated, {len(value)} chars)"
+                return (
+                    f"{value[:_STRING_CHARS]}… (truncated, {len(value)} chars)"
+                )
             return value
         if depth > 6:
             return "…"
@@ -436,7 +445,10 @@ def _trim_payload(payload: Any) -> Any:
         return value
 
     trimmed = trim(payload, 0)
-    if len(json.dumps(trimmed, ensure_ascii=False, default=str)) > _PAYLOAD_CHARS:
+    if (
+        len(json.dumps(trimmed, ensure_ascii=False, default=str))
+        > _PAYLOAD_CHARS
+    ):
         return {"(keys)": sorted(str(k) for k in payload)[:50]}
     return trimmed
 
@@ -467,7 +479,9 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
             buckets: dict[tuple[str, ...], list[_Stats]] = {}
             for item in members:
                 tokens = item.title.split(" ")
-                hole = tuple(tokens[:position] + ["\0"] + tokens[position + 1 :])
+                hole = tuple(
+                    tokens[:position] + ["\0"] + tokens[position + 1 :]
+                )
                 buckets.setdefault(hole, []).append(item)
             for hole, group in buckets.items():
                 if len(group) < 2 or not _is_variable(group, position):

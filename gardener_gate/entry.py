@@ -149,9 +149,7 @@ def _from_entry(seq: int, raw: dict[str, Any]) -> LogEntry | str:
             notes.append("no timestamp; receiveTimestamp used")
     resource = _mapping(raw.get("resource"))
     resource_labels = _mapping(resource.get("labels"))
-    labels = {
-        str(k): _text(v) for k, v in _mapping(raw.get("labels")).items()
-    }
+    labels = {str(k): _text(v) for k, v in _mapping(raw.get("labels")).items()}
     severity_raw = _severity_name(raw.get("severity"))
     top = parse_level(raw.get("severity"), "cloud") or Severity.DEFAULT
 
@@ -212,7 +210,9 @@ def _from_entry(seq: int, raw: dict[str, Any]) -> LogEntry | str:
         http=http,
         stack=stack,
         labels=labels,
-        payload=payload if isinstance(payload, dict) else proto
+        payload=payload
+        if isinstance(payload, dict)
+        else proto
         if isinstance(proto, dict)
         else None,
         notes=tuple(notes),
@@ -323,7 +323,9 @@ def _strings(value: object, depth: int) -> list[str]:
     return []
 
 
-def _first_text(payload: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+def _first_text(
+    payload: Mapping[str, Any], keys: tuple[str, ...]
+) -> str | None:
     for key in keys:
         value = payload.get(key)
         if isinstance(value, str) and value:
@@ -363,8 +365,10 @@ def _audit_summary(proto: Mapping[str, Any]) -> str:
     status = _mapping(proto.get("status"))
     code = status.get("code")
     if isinstance(code, int) and code != 0:
-        return f"{service} {short} denied (code {code})" if code == 7 else (
-            f"{service} {short} failed (code {code})"
+        return (
+            f"{service} {short} denied (code {code})"
+            if code == 7
+            else (f"{service} {short} failed (code {code})")
         )
     return f"{service} {short}"
 

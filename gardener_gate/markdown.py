@@ -31,7 +31,7 @@ def code(text: str, in_table: bool = False) -> str:
     if not text:
         return "` `"
     fence = "`" * (_longest_run(text) + 1)
-    if text.startswith("`") or text.endswith("`") or text.startswith(" "):
+    if text.startswith(("`", " ")) or text.endswith("`"):
         text = f" {text} "
     return f"{fence}{text}{fence}"
 

@@ -91,8 +91,10 @@ def _segment(part: str) -> str:
 
 def _is_file_name(part: str) -> bool:
     stem, dot, extension = part.rpartition(".")
-    return bool(dot) and extension.isalpha() and not any(
-        c.isdigit() for c in stem
+    return (
+        bool(dot)
+        and extension.isalpha()
+        and not any(c.isdigit() for c in stem)
     )
 
 

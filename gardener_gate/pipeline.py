@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import BinaryIO
 
 from gardener_gate.cluster import Cluster, Clusterer, Traffic
@@ -142,8 +141,12 @@ def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
     with _open(options.logs) as stream:
         records = read_records(stream, options.fmt, options.logs)
         entries = _select(
-            _entries(records, counts, source), options, counts, source,
-            start, end,
+            _entries(records, counts, source),
+            options,
+            counts,
+            source,
+            start,
+            end,
         )
         stitcher = Stitcher()
         for event in stitcher.events(entries):
@@ -216,9 +219,11 @@ def _entries(
             continue
         entry = normalize(record.position, record.value)
         if isinstance(entry, str):
-            counts.skip(f"record {record.position + 1}: {entry}"
-                        if not isinstance(record.value, str)
-                        else f"line {record.position}: {entry}")
+            counts.skip(
+                f"record {record.position + 1}: {entry}"
+                if not isinstance(record.value, str)
+                else f"line {record.position}: {entry}"
+            )
             continue
         counts.read += 1
         yield entry

@@ -33,17 +33,17 @@ _SECRET_KEY = re.compile(
     r"authorization|cookie|session|credential|private[_-]?key|"
     r"access[_-]?key|account[_-]?key|signature|x-api-key)"
 )
-_ADDRESS_KEY = re.compile(r"(?i)^(caller_?ip|remote_?ip|client_?ip|"
-                          r"x-forwarded-for|x-real-ip)$")
+_ADDRESS_KEY = re.compile(
+    r"(?i)^(caller_?ip|remote_?ip|client_?ip|"
+    r"x-forwarded-for|x-real-ip)$"
+)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_EMAIL = re.compile(
-    r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}"
-)
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
 _SERVICE_ACCOUNT = ".gserviceaccount.com"
 
 # Each pattern with the text that replaces it; applied in this order.
@@ -58,12 +58,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "PRIVATE KEY",
     ),
     (
-        re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"),
+        re.compile(
+            r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
+        ),
         "<JWT>",
         "eyJ",
     ),
     (
-        re.compile(r"(?i)\b(bearer|basic|token)(\s+)(?!<)[A-Za-z0-9\-._~+/]{8,}=*"),
+        re.compile(
+            r"(?i)\b(bearer|basic|token)(\s+)(?!<)[A-Za-z0-9\-._~+/]{8,}=*"
+        ),
         r"\1\2" + REDACTED,
         "",
     ),
@@ -85,7 +89,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     ),
     (
         # scheme://user:password@host keeps the user and the host.
-        re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@<>]*:)([^\s@/<>]+)(@)"),
+        re.compile(
+            r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@<>]*:)([^\s@/<>]+)(@)"
+        ),
         r"\1" + REDACTED + r"\3",
         "://",
     ),
@@ -173,7 +179,9 @@ class Redactor:
         """Redact every text field of an entry."""
         stack = entry.stack
         if stack is not None:
-            stack = dataclasses.replace(stack, message=self.text(stack.message))
+            stack = dataclasses.replace(
+                stack, message=self.text(stack.message)
+            )
         return dataclasses.replace(
             entry,
             message=self.text(entry.message),

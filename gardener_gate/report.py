@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from gardener_gate import __version__
-from gardener_gate.cluster import ALGORITHM, Cluster
 from gardener_gate.clock import format_time
+from gardener_gate.cluster import ALGORITHM, Cluster
 from gardener_gate.markdown import code, fenced, table
 from gardener_gate.pipeline import RunResult
 from gardener_gate.rules import format_priority
-from gardener_gate.snippet import accept_all, accept_item, accept_snippet
+from gardener_gate.snippet import accept_all, accept_snippet
 from gardener_gate.verdict import Finding, Status, Verdict
 
 SCHEMA_VERSION = 1
@@ -34,7 +34,7 @@ _VERDICT_MARK = {
     Verdict.OVERRIDDEN: "⏭️ OVERRIDDEN",
 }
 _ACTIONS = (
-    ("Immediate (P0–P2)", range(0, 3)),
+    ("Immediate (P0–P2)", range(3)),
     ("Short-term (P3–P5)", range(3, 6)),
     ("Monitoring (P6–P8)", range(6, 9)),
     ("No action (P9–P10)", range(9, 11)),
@@ -94,8 +94,10 @@ def _cluster_json(finding: Finding, today: date) -> dict[str, Any]:
         "first_seen": _time(cluster.first_seen),
         "last_seen": _time(cluster.last_seen),
         "hours": [
-            {"hour": format_time(datetime.fromtimestamp(h * 3600, UTC)),
-             "count": n}
+            {
+                "hour": format_time(datetime.fromtimestamp(h * 3600, UTC)),
+                "count": n,
+            }
             for h, n in cluster.hours
         ],
         "samples": list(cluster.samples),
@@ -180,7 +182,9 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
     }
 
 
-def _shape(cluster: Cluster, start: datetime | None, end: datetime | None) -> str:
+def _shape(
+    cluster: Cluster, start: datetime | None, end: datetime | None
+) -> str:
     if not cluster.hours or start is None or end is None:
         return ""
     first = start.timestamp() / 3600
@@ -191,7 +195,9 @@ def _shape(cluster: Cluster, start: datetime | None, end: datetime | None) -> st
         buckets[min(max(index, 0), _SHAPE_BUCKETS - 1)] += count
     peak = max(buckets) or 1
     marks = "".join(
-        "·" if n == 0 else _SPARK[min(len(_SPARK) - 1, (n * len(_SPARK) - 1) // peak)]
+        "·"
+        if n == 0
+        else _SPARK[min(len(_SPARK) - 1, (n * len(_SPARK) - 1) // peak)]
         for n in buckets
     )
     width = timedelta(hours=span / _SHAPE_BUCKETS)
@@ -208,24 +214,20 @@ def _duration(width: timedelta) -> str:
 
 
 def _status_line(finding: Finding, threshold: int) -> str:
-    status = finding.status
     signature = finding.signature
-    if status is Status.NEW:
+    accept = signature.accept if signature is not None else None
+    if signature is None:
         text = "**new**: no signature matches it"
-    elif status is Status.KNOWN:
-        text = f"**known**: signature {code(signature.id)}, not accepted"  # type: ignore[union-attr]
-    elif status is Status.ACCEPTED:
-        accept = signature.accept  # type: ignore[union-attr]
-        until = f" until {accept.expires}" if accept.expires else ""  # type: ignore[union-attr]
-        text = f"**accepted** by {code(signature.id)}{until}"  # type: ignore[union-attr]
-    elif status is Status.EXPIRED:
-        accept = signature.accept  # type: ignore[union-attr]
+    elif accept is None:
+        text = f"**known**: signature {code(signature.id)}, not accepted"
+    elif finding.status is Status.EXPIRED:
         text = (
-            f"**expired**: the acceptance of {code(signature.id)} "  # type: ignore[union-attr]
-            f"ran out on {accept.expires}"  # type: ignore[union-attr]
+            f"**expired**: the acceptance of {code(signature.id)} "
+            f"ran out on {accept.expires}"
         )
     else:
-        text = f"**{status.value}**"
+        until = f" until {accept.expires}" if accept.expires else ""
+        text = f"**accepted** by {code(signature.id)}{until}"
     if finding.fails:
         text += f"; fails the gate ({format_priority(finding.priority)} is at "
         text += f"or above {format_priority(threshold)})"
@@ -236,7 +238,11 @@ def _breakdown_table(name: str, rows: tuple[tuple[str, int], ...]) -> str:
     shown = rows[:15]
     body = [[code(value, in_table=True), str(count)] for value, count in shown]
     more = "" if len(rows) <= 15 else f"\n\n…and {len(rows) - 15} more"
-    return f"**{name.capitalize()}:**\n\n" + table([name.rstrip("s"), "count"], body) + more
+    return (
+        f"**{name.capitalize()}:**\n\n"
+        + table([name.rstrip("s"), "count"], body)
+        + more
+    )
 
 
 def _sample_block(sample: dict[str, Any]) -> str:
@@ -269,7 +275,9 @@ def _cluster_section(
     if cluster.summary:
         parts.append(f"- **Message:** {code(cluster.summary)}")
     if cluster.first_version:
-        parts.append(f"- **First seen in version:** {code(cluster.first_version)}")
+        parts.append(
+            f"- **First seen in version:** {code(cluster.first_version)}"
+        )
     if cluster.latency_p50 is not None:
         parts.append(f"- **Latency p50:** {cluster.latency_p50:.3f} s")
     revisions = cluster.breakdown.get("revisions", ())
@@ -318,13 +326,15 @@ def _header(result: RunResult, data: dict[str, Any]) -> str:
     entries = data["entries"]
     decision = result.decision
     window = source["window"]
-    span = (
-        f"{window['start'] or '…'} → {window['end'] or '…'}"
-        + ("" if window["given"] else " (as found in the file)")
+    span = f"{window['start'] or '…'} → {window['end'] or '…'}" + (
+        "" if window["given"] else " (as found in the file)"
     )
     rows = [
         ["Service", code(source["service"] or "unknown", True)],
-        ["Revision", code(source["revision"] or "all revisions in the input", True)],
+        [
+            "Revision",
+            code(source["revision"] or "all revisions in the input", True),
+        ],
         ["Project", code(source["project"] or "unknown", True)],
         ["Region", code(source["region"] or "unknown", True)],
         ["Window", span],
@@ -338,12 +348,16 @@ def _header(result: RunResult, data: dict[str, Any]) -> str:
             f"{entries['analysed']} analysed, {entries['events']} events",
         ],
         ["Rules", data["rules"]["summary"]],
-        ["Threshold", f"{data['threshold']} (new or expired clusters at or "
-                      "above it fail the gate)"],
+        [
+            "Threshold",
+            f"{data['threshold']} (new or expired clusters at or "
+            "above it fail the gate)",
+        ],
     ]
     verdict = _VERDICT_MARK[decision.verdict]
     lines = [
-        f"# gardener-gate worklog: {code(source['service'] or 'unknown service')}",
+        "# gardener-gate worklog: "
+        + code(source["service"] or "unknown service"),
         "",
         f"**Verdict: {verdict}**: {decision.reason}.",
         "",
@@ -386,26 +400,43 @@ def _executive_summary(result: RunResult) -> str:
         worst = result.decision.failing[0]
         head += (
             f" The most urgent is {code(worst.cluster.title[:120])} "
-            f"({format_priority(worst.priority)}, {worst.cluster.count} events)."
+            f"({format_priority(worst.priority)}, "
+            f"{worst.cluster.count} events)."
         )
-    return head + "\n\n" + table(
-        ["#", "Priority", "Status", "Kind", "Severity", "Count", "Cluster", "Rule"],
-        rows,
+    return (
+        head
+        + "\n\n"
+        + table(
+            [
+                "#",
+                "Priority",
+                "Status",
+                "Kind",
+                "Severity",
+                "Count",
+                "Cluster",
+                "Rule",
+            ],
+            rows,
+        )
     )
 
 
 def _next_actions(result: RunResult) -> str:
     lines = ["## Next actions"]
     for title, priorities in _ACTIONS:
-        chosen = [f for f in result.decision.findings if f.priority in priorities]
+        chosen = [
+            f for f in result.decision.findings if f.priority in priorities
+        ]
         if not chosen:
             continue
         lines += ["", f"### {title}", ""]
         for number, finding in enumerate(chosen, start=1):
             lines.append(
                 f"{number}. {code(finding.cluster.title[:120])} "
-                f"({format_priority(finding.priority)}, {finding.status.value}, "
-                f"{finding.cluster.count} events): {_advice(finding)}"
+                f"({format_priority(finding.priority)}, "
+                f"{finding.status.value}, {finding.cluster.count} events): "
+                + _advice(finding)
             )
     return "\n".join(lines)
 
@@ -413,7 +444,8 @@ def _next_actions(result: RunResult) -> str:
 def _advice(finding: Finding) -> str:
     if finding.status is Status.NEW:
         return (
-            "fix it before deploying, or accept it with the YAML in its section"
+            "fix it before deploying, or accept it with the YAML in its "
+            "section"
             if finding.fails
             else "review; accept it with the YAML in its section if expected"
         )
@@ -428,23 +460,32 @@ def _footer(result: RunResult, data: dict[str, Any], today: date) -> str:
     decision = result.decision
     parts: list[str] = []
     acceptable = [
-        f for f in decision.findings if f.status in (Status.NEW, Status.EXPIRED)
+        f
+        for f in decision.findings
+        if f.status in (Status.NEW, Status.EXPIRED)
     ]
     if acceptable:
         parts += [
             "## Accept all new and expired clusters",
             "",
-            "Pasting this block into a file of your rules folder accepts every "
-            "cluster above that is `new` or `expired` (edit each `reason`; "
+            "Pasting this block into a file of your rules folder accepts "
+            "every cluster above that is `new` or `expired` (edit each "
+            "`reason`; "
             "remove the expired signatures it replaces):",
             "",
             fenced(accept_all(acceptable, today), "yaml"),
         ]
     if decision.stale:
-        parts += ["", "## Stale signatures", "",
-                  "These signatures matched nothing in the window:", ""]
         parts += [
-            f"- {code(s.id)} ({code(f'{s.file}:{s.line}')})" for s in decision.stale
+            "",
+            "## Stale signatures",
+            "",
+            "These signatures matched nothing in the window:",
+            "",
+        ]
+        parts += [
+            f"- {code(s.id)} ({code(f'{s.file}:{s.line}')})"
+            for s in decision.stale
         ]
     traffic = data["traffic"]
     parts += ["", "## Traffic baseline (2xx and 3xx, not issues)", ""]
@@ -470,9 +511,13 @@ def _footer(result: RunResult, data: dict[str, Any], today: date) -> str:
         "",
         "## Technical context",
         "",
-        f"- **Revisions seen:** "
-        + (", ".join(f"{code(r)} ({n})" for r, n in source["revisions_seen"].items())
-           or "none"),
+        "- **Revisions seen:** "
+        + (
+            ", ".join(
+                f"{code(r)} ({n})" for r, n in source["revisions_seen"].items()
+            )
+            or "none"
+        ),
         f"- **Generated:** {data['generated_at']} by gardener-gate "
         f"{__version__} (clustering {ALGORITHM})",
     ]
@@ -491,7 +536,9 @@ def render_markdown(result: RunResult, data: dict[str, Any]) -> str:
     return "\n\n---\n\n".join(sections) + "\n"
 
 
-def write_worklog(result: RunResult, out: Path, now: datetime) -> tuple[Path, Path]:
+def write_worklog(
+    result: RunResult, out: Path, now: datetime
+) -> tuple[Path, Path]:
     """Write ``worklog.json`` and ``worklog.md`` into ``out``."""
     data = render_json(result, now)
     out.mkdir(parents=True, exist_ok=True)

@@ -51,10 +51,20 @@ _WORDS = {
 }
 
 # pino and bunyan write numbers; Python's logging writes ``levelno``.
-_PINO = ((60, Severity.CRITICAL), (50, Severity.ERROR), (40, Severity.WARNING),
-         (30, Severity.INFO), (0, Severity.DEBUG))
-_PYTHON = ((50, Severity.CRITICAL), (40, Severity.ERROR),
-           (30, Severity.WARNING), (20, Severity.INFO), (0, Severity.DEBUG))
+_PINO = (
+    (60, Severity.CRITICAL),
+    (50, Severity.ERROR),
+    (40, Severity.WARNING),
+    (30, Severity.INFO),
+    (0, Severity.DEBUG),
+)
+_PYTHON = (
+    (50, Severity.CRITICAL),
+    (40, Severity.ERROR),
+    (30, Severity.WARNING),
+    (20, Severity.INFO),
+    (0, Severity.DEBUG),
+)
 
 
 def parse_level(value: object, numbering: str = "pino") -> Severity | None:

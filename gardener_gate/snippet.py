@@ -51,7 +51,11 @@ def _match(finding: Finding) -> dict[str, Any]:
         clients = sorted(set(cluster.clients))
         if routes and len(routes) <= _MAX_LISTED and "(other)" not in routes:
             match["route"] = routes[0] if len(routes) == 1 else routes
-        if clients and len(clients) <= _MAX_LISTED and "(other)" not in clients:
+        if (
+            clients
+            and len(clients) <= _MAX_LISTED
+            and "(other)" not in clients
+        ):
             match["user_agent"] = clients[0] if len(clients) == 1 else clients
         return match
     return {
@@ -99,6 +103,4 @@ def accept_snippet(finding: Finding, today: date) -> str:
 
 def accept_all(findings: list[Finding], today: date) -> str:
     """One ``signatures:`` block accepting every finding given."""
-    return _dump(
-        {"signatures": [accept_item(f, today) for f in findings]}
-    )
+    return _dump({"signatures": [accept_item(f, today) for f in findings]})

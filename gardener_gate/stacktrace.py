@@ -163,8 +163,9 @@ def _parse_java_or_node(lines: list[str]) -> StackTrace | None:
             continue
         java = _JAVA_FRAME.match(line)
         if java:
-            frames.append(Frame(java.group(3), 0, f"{java.group(1)}."
-                                                  f"{java.group(2)}"))
+            frames.append(
+                Frame(java.group(3), 0, f"{java.group(1)}.{java.group(2)}")
+            )
             continue
         node = _NODE_FRAME.match(line)
         if node:

@@ -124,8 +124,7 @@ def _holds_trace(run: list[LogEntry]) -> bool:
     ):
         return False
     return any(
-        is_trace_start(_first_line(f)) or _FRAME.match(f.message)
-        for f in run
+        is_trace_start(_first_line(f)) or _FRAME.match(f.message) for f in run
     )
 
 

@@ -89,9 +89,7 @@ def decide(
         if finding.signature is not None:
             used.add(finding.signature.id)
         findings.append(finding)
-    findings.sort(
-        key=lambda f: (f.priority, -f.cluster.count, f.cluster.id)
-    )
+    findings.sort(key=lambda f: (f.priority, -f.cluster.count, f.cluster.id))
     stale = tuple(s for s in rules.signatures if s.id not in used)
     verdict, reason = _verdict(findings, rules, threshold, no_data)
     logger.info("verdict=%s reason=%s", verdict.value, reason)
@@ -101,9 +99,7 @@ def decide(
 def _assess(
     cluster: Cluster, rules: RuleSet, today: date, threshold: int
 ) -> Finding:
-    signature = next(
-        (s for s in rules.signatures if s.matches(cluster)), None
-    )
+    signature = next((s for s in rules.signatures if s.matches(cluster)), None)
     priority, priority_rule = _priority(cluster, rules, signature)
     if signature is None:
         status = Status.NEW
@@ -146,7 +142,10 @@ def _verdict(
             "pass": Verdict.PASS,
             "fail": Verdict.FAIL,
         }.get(policy, Verdict.WARN)
-        return verdict, f"no log entries in the selected window (no_data: {policy})"
+        return (
+            verdict,
+            f"no log entries in the selected window (no_data: {policy})",
+        )
     failing = [f for f in findings if f.fails]
     if not failing:
         return Verdict.PASS, (
@@ -157,7 +156,10 @@ def _verdict(
     for finding in failing:
         label = format_priority(finding.priority)
         counts[label] = counts.get(label, 0) + 1
-    listed = ", ".join(f"{n} at {p}" for p, n in sorted(counts.items(), key=lambda kv: int(kv[0][1:])))
+    listed = ", ".join(
+        f"{n} at {p}"
+        for p, n in sorted(counts.items(), key=lambda kv: int(kv[0][1:]))
+    )
     return Verdict.FAIL, (
         f"{len(failing)} new or expired cluster(s) at "
         f"{format_priority(threshold)} or higher ({listed})"

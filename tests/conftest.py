@@ -49,9 +49,7 @@ class GateRun:
 
 
 @pytest.fixture
-def gate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Any]:
+def gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """Call ``gate(*args)`` to run ``gardener-gate run`` with ``--out``."""
     counter = iter(range(1000))
 
@@ -74,11 +72,16 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in (
-            "127.0.0.1",
-            "localhost",
-            "::1",
-        ) and not host.startswith("/"):
+        if (
+            isinstance(host, str)
+            and host
+            not in (
+                "127.0.0.1",
+                "localhost",
+                "::1",
+            )
+            and not host.startswith("/")
+        ):
             raise AssertionError(f"test tried to reach {address!r}")
         return real_connect(self, address)
 

@@ -144,25 +144,33 @@ def test_each_problem_names_file_line_key_and_what_is_wrong(
 
     problems = _problems(tmp_path / "rules")
 
-    assert any(
-        p.startswith(expected.format(f=path)) for p in problems
-    ), problems
+    assert any(p.startswith(expected.format(f=path)) for p in problems), (
+        problems
+    )
 
 
 def test_a_signature_id_used_twice_across_files_is_an_error(tmp_path):
     folder = tmp_path / "rules"
-    _write(folder, "a.yaml", """
+    _write(
+        folder,
+        "a.yaml",
+        """
         version: 1
         signatures:
           - id: probes
             match: {status: 404}
-    """)
-    second = _write(folder, "b.yaml", """
+    """,
+    )
+    second = _write(
+        folder,
+        "b.yaml",
+        """
         version: 1
         signatures:
           - id: probes
             match: {status: 499}
-    """)
+    """,
+    )
 
     problems = _problems(folder)
 
@@ -174,13 +182,17 @@ def test_a_signature_id_used_twice_across_files_is_an_error(tmp_path):
 
 def test_an_unquoted_date_under_expires_is_fine(tmp_path):
     folder = tmp_path / "rules"
-    _write(folder, "a.yaml", """
+    _write(
+        folder,
+        "a.yaml",
+        """
         version: 1
         signatures:
           - id: probes
             match: {status: 404}
             accept: {reason: monitoring, expires: 2026-12-31}
-    """)
+    """,
+    )
 
     rules = load_rules(folder)
 
@@ -189,17 +201,25 @@ def test_an_unquoted_date_under_expires_is_fine(tmp_path):
 
 def test_files_are_read_in_name_order_and_before_the_defaults(tmp_path):
     folder = tmp_path / "rules"
-    _write(folder, "b.yaml", """
+    _write(
+        folder,
+        "b.yaml",
+        """
         version: 1
         thresholds:
           - {id: second, priority: P3}
-    """)
-    _write(folder, "a.yaml", """
+    """,
+    )
+    _write(
+        folder,
+        "a.yaml",
+        """
         version: 1
         thresholds:
           - {id: first, priority: P3}
         policy: {fail_on: P4}
-    """)
+    """,
+    )
 
     rules = load_rules(folder)
 

@@ -51,9 +51,7 @@ class _Document:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
-            self.data = (
-                None if node is None else self._build(node, (), loader)
-            )
+            self.data = None if node is None else self._build(node, (), loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
@@ -161,7 +159,8 @@ def _rule_files(directory: Path | None) -> list[Path]:
             [RuleProblem(str(directory), 0, "(rules)", "no such directory")]
         )
     return sorted(
-        p for p in directory.iterdir()
+        p
+        for p in directory.iterdir()
         if p.suffix in (".yaml", ".yml") and p.is_file()
     )
 
@@ -206,12 +205,16 @@ def _validate(
     return sorted(problems, key=lambda p: (p.line, p.key, p.problem))
 
 
-def _describe(error: jsonschema.ValidationError, path: Path_) -> tuple[str, str]:
+def _describe(
+    error: jsonschema.ValidationError, path: Path_
+) -> tuple[str, str]:
     key = _dotted(path)
     value = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        known = set(schema.get("properties", {}))
+        extra = sorted(set(value if isinstance(value, dict) else ()) - known)
+        allowed = ", ".join(sorted(known))
         name = extra[0] if extra else "?"
         return _dotted(path + (name,)), f"unknown key (allowed: {allowed})"
     if error.validator == "required":
@@ -225,7 +228,7 @@ def _describe(error: jsonschema.ValidationError, path: Path_) -> tuple[str, str]
     if error.validator == "type":
         return key, f"expected {error.validator_value}, got {_kind(value)}"
     if error.validator == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
+        choices = ", ".join(str(c) for c in schema.get("enum", ()))
         return key, f"{value!r} is not one of: {choices}"
     if error.validator == "const":
         return key, f"must be {error.validator_value!r}"
@@ -288,7 +291,7 @@ class _Builder:
         self._shipped_policy: dict[str, Any] = {}
 
     def add(self, document: _Document, source: str) -> None:
-        data = document.data
+        data: dict[str, Any] = document.data or {}
         for index, item in enumerate(data.get("thresholds") or []):
             self._thresholds.append(
                 self._threshold(document, ("thresholds", index), item, source)
@@ -338,7 +341,11 @@ class _Builder:
             return None
 
     def _threshold(
-        self, document: _Document, path: Path_, item: dict[str, Any], source: str
+        self,
+        document: _Document,
+        path: Path_,
+        item: dict[str, Any],
+        source: str,
     ) -> Threshold:
         match = item.get("match")
         return Threshold(
@@ -387,7 +394,9 @@ class _Builder:
             glob=(
                 None
                 if glob is None
-                else self._compile(document, where + ("glob",), glob_to_re2(glob))
+                else self._compile(
+                    document, where + ("glob",), glob_to_re2(glob)
+                )
             ),
             kind=match.get("kind"),
             severity=_severity(match.get("severity")),
@@ -411,7 +420,9 @@ class _Builder:
                 for key, value in (match.get("labels") or {}).items()
             ),
             priority=(
-                parse_priority(item["priority"]) if "priority" in item else None
+                parse_priority(item["priority"])
+                if "priority" in item
+                else None
             ),
             accept=(
                 None

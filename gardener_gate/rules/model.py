@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import re2
-
 from gardener_gate.cluster import Cluster
 from gardener_gate.severity import Severity
 
@@ -175,17 +173,23 @@ class Signature:
                 tuple(v for v, _ in cluster.breakdown.get("loggers", ())),
                 True,
             ),
-            all(_labels_match(key, glob, cluster) for key, glob in self.labels),
+            all(
+                _labels_match(key, glob, cluster) for key, glob in self.labels
+            ),
         )
         return all(checks)
 
 
-def _all_match(globs: tuple[Any, ...], values: tuple[str, ...], ok: bool) -> bool:
+def _all_match(
+    globs: tuple[Any, ...], values: tuple[str, ...], ok: bool
+) -> bool:
     if not globs:
         return True
     if not ok or not values:
         return False
-    return all(any(g.search(v[:MAX_MATCH_TEXT]) for g in globs) for v in values)
+    return all(
+        any(g.search(v[:MAX_MATCH_TEXT]) for g in globs) for v in values
+    )
 
 
 def _labels_match(key: str, glob: Any, cluster: Cluster) -> bool:

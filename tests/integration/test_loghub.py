@@ -6,14 +6,18 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA
 
 SYSTEMS = sorted(p.name for p in (DATA / "loghub-2k").iterdir() if p.is_dir())
 
 
 def _contents(system: str) -> list[str]:
-    path = DATA / "loghub-2k" / system / f"{system}_2k.log_structured_corrected.csv"
+    path = (
+        DATA
+        / "loghub-2k"
+        / system
+        / f"{system}_2k.log_structured_corrected.csv"
+    )
     with path.open(newline="", encoding="utf-8") as handle:
         return [row["Content"] for row in csv.DictReader(handle)]
 
@@ -31,9 +35,10 @@ def test_each_loghub_system_gives_a_worklog(gate, tmp_path, system):
     entries = result.worklog["entries"]
     blank = sum(1 for line in lines if not line.strip())
     assert entries["read"] == len(lines) - blank
-    assert sum(c["count"] for c in result.worklog["clusters"]) == entries[
-        "events"
-    ]
+    assert (
+        sum(c["count"] for c in result.worklog["clusters"])
+        == entries["events"]
+    )
     assert 1 <= len(result.worklog["clusters"]) < entries["events"]
     assert result.markdown.startswith("# gardener-gate worklog")
 
