@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "INCOMPLETE",
     "Frame",
     "StackTrace",
     "find_trace",
@@ -14,8 +15,10 @@ __all__ = [
 import re
 from dataclasses import dataclass
 
+INCOMPLETE = "(traceback cut short)"
 _PY_START = "Traceback (most recent call last):"
 _PY_FRAME = re.compile(r'^\s+File "([^"]+)", line (\d+), in (.+?)\s*$')
+_PY_FRAME_ANYWHERE = re.compile(r'^\s+File "[^"]+", line \d+, in ', re.M)
 _PY_CHAIN = (
     "During handling of the above exception",
     "The above exception was the direct cause",
@@ -117,7 +120,7 @@ def is_exception_line(line: str) -> bool:
 
 def find_trace(text: str) -> StackTrace | None:
     """Parse the stack trace in ``text``, if it holds one."""
-    if _PY_START in text:
+    if _PY_START in text or _PY_FRAME_ANYWHERE.search(text):
         return _parse_python(text)
     lines = text.splitlines()
     if any(_JAVA_FRAME.match(line) for line in lines[1:6]):
@@ -128,7 +131,8 @@ def find_trace(text: str) -> StackTrace | None:
 
 
 def _parse_python(text: str) -> StackTrace | None:
-    block = text[text.rindex(_PY_START) + len(_PY_START) :]
+    start = text.rfind(_PY_START)
+    block = text if start < 0 else text[start + len(_PY_START) :]
     frames: list[Frame] = []
     exception = message = ""
     for line in block.splitlines():
@@ -144,7 +148,11 @@ def _parse_python(text: str) -> StackTrace | None:
         if found and not exception:
             exception, message = found.group(1), found.group(2) or ""
     if not exception:
-        return None
+        if not frames and start < 0:
+            return None
+        # The exception line never arrived (a cut-off or interleaved
+        # trace); the frames still say where it happened.
+        exception = INCOMPLETE
     return StackTrace(exception, message, tuple(frames))
 
 
