@@ -22,7 +22,7 @@ from typing import BinaryIO
 from gardener_gate.cluster import Cluster, Clusterer, Traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError
-from gardener_gate.redact import Redactor
+from gardener_gate.redact import Redactor, clean_text
 from gardener_gate.rules import RuleSet
 from gardener_gate.source import Record, Skip, read_records
 from gardener_gate.stitch import Stitcher
@@ -89,16 +89,6 @@ class SourceInfo:
     window_end: datetime | None = None
     window_given: bool = False
 
-    def note(self, entry: LogEntry) -> None:
-        """Count what an entry says about its origin."""
-        for counter, value in (
-            (self.services, entry.service),
-            (self.projects, entry.project),
-            (self.regions, entry.location),
-        ):
-            if value and (value in counter or len(counter) < 20):
-                counter[value] += 1
-
     def widen(self, moment: datetime | None) -> None:
         """Stretch the observed window to include ``moment``."""
         if moment is None or self.window_given:
@@ -131,7 +121,7 @@ def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
             not in them.
     """
     counts = Counts()
-    source = SourceInfo("file", options.logs)
+    source = SourceInfo("file", clean_text(options.logs))
     start, end = _window(options)
     if end is not None:
         source.window_start, source.window_end = start, end
@@ -144,7 +134,7 @@ def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
             _entries(records, counts, source),
             options,
             counts,
-            source,
+            _Observer(source, redactor),
             start,
             end,
         )
@@ -234,11 +224,41 @@ def _entries(
         )
 
 
+class _Observer:
+    """Notes where entries came from, in redacted words.
+
+    Revision and service names reach the worklog, so they pass through
+    the same redaction as messages do.
+    """
+
+    def __init__(self, source: SourceInfo, redactor: Redactor) -> None:
+        self._source = source
+        self._redactor = redactor
+
+    def revision(self, name: str | None) -> None:
+        revisions = self._source.revisions
+        label = self._redactor.text(name) if name else "(none)"
+        if label in revisions or len(revisions) < 50:
+            revisions[label] += 1
+
+    def origin(self, entry: LogEntry) -> None:
+        text = self._redactor.text
+        for counter, value in (
+            (self._source.services, entry.service),
+            (self._source.projects, entry.project),
+            (self._source.regions, entry.location),
+        ):
+            label = text(value) if value else ""
+            if label and (label in counter or len(counter) < 20):
+                counter[label] += 1
+        self._source.widen(entry.timestamp)
+
+
 def _select(
     entries: Iterable[LogEntry],
     options: RunOptions,
     counts: Counts,
-    source: SourceInfo,
+    observer: _Observer,
     start: datetime | None,
     end: datetime | None,
 ) -> Iterator[LogEntry]:
@@ -257,12 +277,9 @@ def _select(
         ):
             counts.outside_window += 1
             continue
-        revision = entry.revision or "(none)"
-        if revision in source.revisions or len(source.revisions) < 50:
-            source.revisions[revision] += 1
+        observer.revision(entry.revision)
         if options.revision and entry.revision != options.revision:
             counts.outside_revision += 1
             continue
-        source.note(entry)
-        source.widen(moment)
+        observer.origin(entry)
         yield entry

@@ -184,26 +184,38 @@ class Redactor:
             )
         return dataclasses.replace(
             entry,
+            insert_id=self.text(entry.insert_id),
+            log_name=self.text(entry.log_name),
+            severity_raw=self.text(entry.severity_raw),
+            revision=self._optional(entry.revision),
+            service=self._optional(entry.service),
+            location=self._optional(entry.location),
+            project=self._optional(entry.project),
+            instance=self._optional(entry.instance),
+            trace_id=self._optional(entry.trace_id),
+            version=self._optional(entry.version),
+            notes=tuple(self.text(note) for note in entry.notes),
             message=self.text(entry.message),
             labels=self.value(dict(entry.labels)),
             payload=(
                 None if entry.payload is None else self.value(entry.payload)
             ),
             http=None if entry.http is None else self._http(entry.http),
-            logger=None if entry.logger is None else self.text(entry.logger),
-            location_hint=(
-                None
-                if entry.location_hint is None
-                else self.text(entry.location_hint)
-            ),
+            logger=self._optional(entry.logger),
+            location_hint=self._optional(entry.location_hint),
             stack=stack,
         )
+
+    def _optional(self, text: str | None) -> str | None:
+        return None if text is None else self.text(text)
 
     def _http(self, http: HttpRequest) -> HttpRequest:
         return dataclasses.replace(
             http,
+            method=self.text(http.method),
             url=self.text(http.url),
             user_agent=self.text(http.user_agent),
+            notes=tuple(self.text(note) for note in http.notes),
         )
 
     def _email(self, found: re.Match[str]) -> str:
