@@ -130,6 +130,14 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     result = run_gate(options, rules)
     md_path, _ = write_worklog(result, args.out, now)
     decision = result.decision
+    counts = result.counts
+    if counts.skipped:
+        shown = "; ".join(counts.skip_reasons[:3])
+        print(
+            f"gardener-gate: warning: skipped {counts.skipped} unreadable "
+            f"record(s) ({shown}); the worklog lists them",
+            file=sys.stderr,
+        )
     print(
         f"gardener-gate: {decision.verdict.value.upper()}: {decision.reason}"
         f" ({len(decision.findings)} clusters, {result.counts.events} events)"

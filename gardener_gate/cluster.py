@@ -122,25 +122,43 @@ class Traffic:
 
 
 class _LatencyHistogram:
-    """Latency quantiles in bounded memory: log-scale buckets, ~2.5% wide."""
+    """Latency quantiles in bounded memory.
+
+    The first values are kept exactly; past that, log-scale buckets about
+    2.5% wide take over, so that millions of requests cost a few hundred
+    counters.
+    """
+
+    _EXACT = 1024
 
     def __init__(self) -> None:
+        self._values: list[float] = []
         self._buckets: Counter[int] = Counter()
         self.total = 0
 
     def add(self, seconds: float | None) -> None:
         if seconds is None or seconds < 0 or math.isnan(seconds):
             return
-        self._buckets[round(math.log(max(seconds, 1e-6)) * 40)] += 1
         self.total += 1
+        if self._buckets or len(self._values) >= self._EXACT:
+            self._spill()
+            self._buckets[self._bucket(seconds)] += 1
+        else:
+            self._values.append(seconds)
 
     def merge(self, other: _LatencyHistogram) -> None:
-        self._buckets.update(other._buckets)
-        self.total += other.total
+        for value in other._values:
+            self.add(value)
+        if other._buckets:
+            self._spill()
+            self._buckets.update(other._buckets)
+            self.total += sum(other._buckets.values())
 
     def quantile(self, q: float) -> float | None:
         if not self.total:
             return None
+        if not self._buckets:
+            return round(_interpolate(sorted(self._values), q), 6)
         rank = q * self.total
         seen = 0
         for bucket in sorted(self._buckets):
@@ -148,6 +166,22 @@ class _LatencyHistogram:
             if seen >= rank:
                 return round(math.exp(bucket / 40), 6)
         return None
+
+    def _spill(self) -> None:
+        for value in self._values:
+            self._buckets[self._bucket(value)] += 1
+        self._values.clear()
+
+    @staticmethod
+    def _bucket(seconds: float) -> int:
+        return round(math.log(max(seconds, 1e-6)) * 40)
+
+
+def _interpolate(values: list[float], q: float) -> float:
+    position = q * (len(values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
 
 
 class _Breakdown(Counter[str]):
@@ -183,6 +217,7 @@ class _Stats:
     )
     stack: StackTrace | None = None
     first_version: tuple[datetime | None, str] | None = None
+    first_summary: tuple[tuple[float, str, int], str] | None = None
 
     def add(self, event: LogEntry) -> None:
         self.count += 1
@@ -225,8 +260,11 @@ class _Stats:
                 self._tally("platform messages", mask(event.message))
         if event.stack is not None:
             summary = _human_line(event.message)
-            if summary:
-                self._tally("messages", summary)
+            order = _order(event)
+            if summary and (
+                self.first_summary is None or order < self.first_summary[0]
+            ):
+                self.first_summary = (order, summary)
 
     def _tally(self, name: str, value: str, count: int = 1) -> None:
         self.breakdown.setdefault(name, _Breakdown()).add(value, count)
@@ -247,6 +285,11 @@ class _Stats:
                 self._tally(name, value, count)
         self.latencies.merge(other.latencies)
         self.severity = max(self.severity, other.severity)
+        if other.first_summary is not None and (
+            self.first_summary is None
+            or other.first_summary < self.first_summary
+        ):
+            self.first_summary = other.first_summary
 
     def freeze(self) -> Cluster:
         frames: tuple[str, ...] = ()
@@ -263,7 +306,6 @@ class _Stats:
             culprit = self.stack.culprit
             if culprit is not None and location is None:
                 location = f"{culprit.file}:{culprit.line} {culprit.function}"
-        messages = self.breakdown.get("messages")
         return Cluster(
             id=cluster_id(self.kind, self.key),
             kind=self.kind,
@@ -277,12 +319,10 @@ class _Stats:
             hours=tuple(sorted(self.hours.items())),
             status=self.status,
             breakdown={
-                name: rows.rows()
-                for name, rows in self.breakdown.items()
-                if name != "messages"
+                name: rows.rows() for name, rows in self.breakdown.items()
             },
             location=location,
-            summary=messages.rows()[0][0] if messages else None,
+            summary=self.first_summary[1] if self.first_summary else None,
             first_version=self.first_version[1]
             if self.first_version
             else None,

@@ -365,12 +365,28 @@ def _audit_summary(proto: Mapping[str, Any]) -> str:
     status = _mapping(proto.get("status"))
     code = status.get("code")
     if isinstance(code, int) and code != 0:
-        return (
-            f"{service} {short} denied (code {code})"
-            if code == 7
-            else (f"{service} {short} failed (code {code})")
-        )
-    return f"{service} {short}"
+        outcome = "denied" if code == 7 else "failed"
+        return f"{service} {short} {outcome} (code {code})"
+    grants = _binding_deltas(proto)
+    return f"{service} {short} ({grants})" if grants else f"{service} {short}"
+
+
+def _binding_deltas(proto: Mapping[str, Any]) -> str:
+    # IAM changes say who gained or lost which role; a grant to allUsers
+    # makes a service public, which a team's rules will want to catch.
+    delta = _mapping(_mapping(proto.get("serviceData")).get("policyDelta"))
+    changes = delta.get("bindingDeltas")
+    if not isinstance(changes, list):
+        return ""
+    described = sorted(
+        {
+            f"{_text(c.get('action'))} {_text(c.get('role'))} "
+            f"to {_text(c.get('member'))}"
+            for c in changes[:20]
+            if isinstance(c, dict)
+        }
+    )
+    return "; ".join(described)
 
 
 def _http_request(value: object) -> HttpRequest | None:

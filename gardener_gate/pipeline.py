@@ -209,6 +209,7 @@ def _entries(
             continue
         entry = normalize(record.position, record.value)
         if isinstance(entry, str):
+            logger.info("skipped record %s: %s", record.position, entry)
             counts.skip(
                 f"record {record.position + 1}: {entry}"
                 if not isinstance(record.value, str)

@@ -111,7 +111,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
             r"access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|"
             r"client[_-]?secret|account[_-]?key|sharedaccesskey|private[_-]?key"
             r"|authorization|x-api-key)"
-            r"([\"']?\s*[:=]\s*[\"']?)(?!<)([^\s\"',;&}\]]+)"
+            r"([\"']?\s*[:=]\s*[\"']?)(?!<|(?i:bearer|basic|token)\s)"
+            r"([^\s\"',;&}\]]+)"
         ),
         r"\1\2" + REDACTED,
         "",

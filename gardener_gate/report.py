@@ -250,12 +250,16 @@ def _sample_block(sample: dict[str, Any]) -> str:
 
 
 def _cluster_section(
-    index: int, finding: Finding, result: RunResult, today: date
+    index: int,
+    finding: Finding,
+    result: RunResult,
+    today: date,
+    level: str = "##",
 ) -> str:
     cluster = finding.cluster
     source = result.source
     parts = [
-        f"## Cluster {index}: {code(cluster.title)} "
+        f"{level} Cluster {index}: {code(cluster.title)} "
         f"({format_priority(finding.priority)}, {finding.status.value})",
         "",
         f"- **Status:** {_status_line(finding, result.decision.threshold)}",
@@ -298,13 +302,13 @@ def _cluster_section(
         if rows and (cluster.kind == "http" or name == "loggers"):
             parts.extend(["", _breakdown_table(name, rows)])
     if cluster.samples:
-        parts.extend(["", "### Sample entries", ""])
+        parts.extend(["", f"{level}# Sample entries", ""])
         parts.extend(_sample_block(s) + "\n" for s in cluster.samples)
     if finding.status in (Status.NEW, Status.EXPIRED):
         parts.extend(
             [
                 "",
-                "### Accept it",
+                f"{level}# Accept it",
                 "",
                 "Add this item under `signatures:` in a file of your rules "
                 "folder and edit its `reason`"
@@ -525,13 +529,29 @@ def _footer(result: RunResult, data: dict[str, Any], today: date) -> str:
 
 
 def render_markdown(result: RunResult, data: dict[str, Any]) -> str:
-    """The worklog for people, modelled on the team's hand-written one."""
+    """The worklog for people, modelled on the team's hand-written one.
+
+    Audit logs (who changed what in the project) get a section of their
+    own after the application's clusters; numbering follows the summary.
+    """
     today = run_date(result)
+    numbered = list(enumerate(result.decision.findings, start=1))
     sections = [_header(result, data), _executive_summary(result)]
     sections += [
         _cluster_section(index, finding, result, today)
-        for index, finding in enumerate(result.decision.findings, start=1)
+        for index, finding in numbered
+        if finding.cluster.kind != "audit"
     ]
+    audit = [(i, f) for i, f in numbered if f.cluster.kind == "audit"]
+    if audit:
+        sections.append(
+            "## Audit and platform events\n\nAudit logs of the project: "
+            "who called which API, and what it changed."
+        )
+        sections += [
+            _cluster_section(index, finding, result, today, "###")
+            for index, finding in audit
+        ]
     sections += [_next_actions(result), _footer(result, data, today)]
     return "\n\n---\n\n".join(sections) + "\n"
 

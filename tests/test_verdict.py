@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import CASES
 
 STAGING = CASES / "staging-3day" / "input.json"

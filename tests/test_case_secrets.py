@@ -1,0 +1,331 @@
+"""Case secrets-redaction: no credential or address leaves the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CASES
+
+from gardener_gate.entry import normalize
+from gardener_gate.redact import Redactor
+
+CASE = CASES / "secrets-redaction"
+INPUT = CASE / "input.json"
+SECRETS = [
+    line
+    for line in (CASE / "must-not-appear.txt").read_text("utf-8").splitlines()
+    if line.strip()
+]
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ0ZXN0LXVzZXItMDAwMSIs"
+    "ImlzcyI6Imh0dHBzOi8vYXV0aC5leGFtcGxlLnRlc3QiLCJleHAiOjE3NDcwMDAwMDB9."
+    "c2lnbmF0dXJlLW5vdC1yZWFsLWZha2UtZmFrZS1mYWtl"
+)
+DSN_MESSAGE = (
+    "DB connect postgresql://orders:<REDACTED>@10.20.0.5:5432/orders "
+    "failed: timeout"
+)
+
+
+@pytest.fixture
+def result(gate: Any) -> Any:
+    return gate("run", "--logs", str(INPUT))
+
+
+def _texts(out: Path, stdout: str, stderr: str) -> dict[str, str]:
+    return {
+        "worklog.json": (out / "worklog.json").read_text("utf-8"),
+        "worklog.md": (out / "worklog.md").read_text("utf-8"),
+        "stdout": stdout,
+        "stderr": stderr,
+    }
+
+
+def _leaks(texts: dict[str, str]) -> list[tuple[str, str]]:
+    return [
+        (secret, name)
+        for secret in SECRETS
+        for name, text in texts.items()
+        if secret in text
+    ]
+
+
+def test_the_case_lists_the_secrets_to_look_for() -> None:
+    assert len(SECRETS) == 12
+
+
+def test_no_secret_appears_in_any_output(result: Any) -> None:
+    texts = _texts(result.out, result.stdout, result.stderr)
+
+    assert _leaks(texts) == []
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vv"])
+def test_no_secret_appears_with_debug_logging(
+    gate: Any, tmp_path: Path, verbosity: str
+) -> None:
+    out = tmp_path / f"verbose{verbosity}"
+
+    run = gate(verbosity, "run", "--logs", str(INPUT), "--out", str(out))
+    texts = _texts(out, run.stdout, run.stderr)
+
+    assert run.code == 1
+    assert _leaks(texts) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        (f"Bearer {JWT}", "Bearer <JWT>"),
+        (f"Authorization: Bearer {JWT}", "Authorization: Bearer <JWT>"),
+        (
+            "Authorization: Bearer abcdefghijklmnop",
+            "Authorization: Bearer <REDACTED>",
+        ),
+        (f"jwt={JWT} seen", "jwt=<JWT> seen"),
+        ("key AKIAFAKEFAKEFAKE1234 used", "key <REDACTED> used"),
+        ("google AIzaFAKEFAKEFAKEFAKEFAKE00", "google <REDACTED>"),
+        ("oauth ya29.FAKE-access-token-0000000000", "oauth <REDACTED>"),
+        (
+            "pem -----BEGIN PRIVATE KEY-----\nMIIEvFAKE\n"
+            "-----END PRIVATE KEY----- done",
+            "pem <REDACTED> done",
+        ),
+        (
+            "postgresql://orders:S3cr3tFakePw@10.20.0.5:5432/orders",
+            "postgresql://orders:<REDACTED>@10.20.0.5:5432/orders",
+        ),
+        ("/cb?code=4%2F0Afake&state=st-91", "/cb?code=<REDACTED>&state=st-91"),
+        ("/x?token=abc&b=2", "/x?token=<REDACTED>&b=2"),
+        ("/x?key=abc", "/x?key=<REDACTED>"),
+        ("/x?api_key=abc", "/x?api_key=<REDACTED>"),
+        ("/x?sig=abc", "/x?sig=<REDACTED>"),
+        ("/x?signature=abc", "/x?signature=<REDACTED>"),
+        ("user priya.n@example.com joined", "user <EMAIL> joined"),
+    ],
+)
+def test_a_secret_pattern_is_redacted_in_place(
+    text: str, redacted: str
+) -> None:
+    assert Redactor().text(text) == redacted
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "pass",
+        "password",
+        "db_password",
+        "client_secret",
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "api-key",
+        "apiKey",
+        "Authorization",
+        "Cookie",
+        "session_id",
+    ],
+)
+def test_a_value_under_a_secret_key_is_redacted(key: str) -> None:
+    value = {"outer": [{key: "value-1234", "plain": "kept"}]}
+
+    redacted = Redactor().value(value)
+
+    assert redacted == {"outer": [{key: "<REDACTED>", "plain": "kept"}]}
+
+
+def test_labels_under_secret_keys_or_with_emails_are_redacted() -> None:
+    raw = {
+        "timestamp": "2025-05-12T19:00:00Z",
+        "insertId": "s1",
+        "textPayload": "hello",
+        "labels": {
+            "session": "sess-0001",
+            "user_email": "sam.fake@example.org",
+            "team": "orders",
+        },
+    }
+    entry = normalize(0, raw)
+    assert not isinstance(entry, str)
+
+    redacted = Redactor().entry(entry)
+
+    assert dict(redacted.labels) == {
+        "session": "<REDACTED>",
+        "user_email": "<EMAIL>",
+        "team": "orders",
+    }
+
+
+def test_secrets_in_a_request_url_are_redacted_in_the_entry() -> None:
+    raw = {
+        "timestamp": "2025-05-12T19:00:00Z",
+        "insertId": "s2",
+        "httpRequest": {
+            "requestMethod": "GET",
+            "requestUrl": "/oauth/callback?code=c0de&api_key=AIzaX",
+            "status": 400,
+        },
+    }
+    entry = normalize(0, raw)
+    assert not isinstance(entry, str)
+
+    redacted = Redactor().entry(entry)
+
+    assert redacted.http is not None
+    assert redacted.http.url == (
+        "/oauth/callback?code=<REDACTED>&api_key=<REDACTED>"
+    )
+
+
+def test_a_bearer_header_dump_keeps_its_scheme(result: Any) -> None:
+    cluster = next(
+        c
+        for c in result.worklog["clusters"]
+        if c["template"].startswith("Incoming request headers")
+    )
+
+    message = cluster["samples"][0]["message"]
+
+    assert message == (
+        "Incoming request headers: {'authorization': 'Bearer <JWT>', "
+        "'x-request-id': 'req-5c1d'}"
+    )
+
+
+def test_secret_keys_in_the_payload_are_redacted(result: Any) -> None:
+    cluster = result.cluster(template="token refresh ok")
+
+    payload = cluster["samples"][0]["payload"]
+
+    assert payload == {
+        "message": "token refresh ok",
+        "access_token": "<REDACTED>",
+        "refresh_token": "<REDACTED>",
+        "user": "<EMAIL>",
+    }
+
+
+def test_a_private_key_and_password_are_redacted(result: Any) -> None:
+    cluster = result.cluster(template="Failed to load signing key")
+
+    payload = cluster["samples"][0]["payload"]
+
+    assert cluster["severity"] == "ERROR"
+    assert cluster["count"] == 1
+    assert payload == {
+        "message": "Failed to load signing key",
+        "detail": "<REDACTED>",
+        "password": "<REDACTED>",
+    }
+
+
+def test_a_dsn_keeps_its_user_and_host(result: Any) -> None:
+    cluster = next(
+        c
+        for c in result.worklog["clusters"]
+        if c["template"].startswith("DB connect ")
+    )
+
+    sample = cluster["samples"][0]
+
+    assert sample["message"] == DSN_MESSAGE
+    assert cluster["severity"] == "ERROR"
+    assert cluster["count"] == 1
+
+
+def test_an_access_key_id_is_redacted_in_place(result: Any) -> None:
+    cluster = result.cluster(
+        template="Using static credentials <REDACTED> from env; rotate soon"
+    )
+
+    message = cluster["samples"][0]["message"]
+
+    assert message == (
+        "Using static credentials <REDACTED> from env; rotate soon"
+    )
+
+
+def test_clusters_form_on_the_redacted_email(result: Any) -> None:
+    cluster = result.cluster(
+        template="Auto-created user account for <EMAIL> (tenant=acme)"
+    )
+
+    assert cluster["severity"] == "INFO"
+    assert cluster["count"] == 1
+    assert cluster["samples"][0]["message"] == (
+        "Auto-created user account for <EMAIL> (tenant=acme)"
+    )
+
+
+def test_the_oauth_callback_forms_a_400_cluster(result: Any) -> None:
+    cluster = result.cluster(kind="http", http_status=400)
+
+    url = cluster["samples"][0]["httpRequest"]["requestUrl"]
+
+    assert cluster["count"] == 1
+    assert cluster["breakdown"]["routes"] == [
+        {"value": "GET /oauth/callback", "count": 1}
+    ]
+    assert url == (
+        "https://orders-api-7x2kq4-ew.a.run.app/oauth/callback"
+        "?code=<REDACTED>&state=st-91&api_key=<REDACTED>"
+    )
+
+
+def test_redaction_happens_before_clustering(
+    gate: Any, tmp_path: Path
+) -> None:
+    entries = [
+        {
+            "insertId": f"k{number}",
+            "timestamp": f"2025-05-12T19:0{number}:00Z",
+            "severity": "WARNING",
+            "textPayload": f"Using static credentials {key} from env",
+        }
+        for number, key in enumerate(
+            ["AKIAFAKEFAKEFAKE1234", "AKIAOTHEROTHEROTH999"]
+        )
+    ]
+    logs = tmp_path / "keys.json"
+    logs.write_text(json.dumps(entries), "utf-8")
+
+    result = gate("run", "--logs", str(logs))
+
+    assert [
+        (c["template"], c["count"]) for c in result.worklog["clusters"]
+    ] == [("Using static credentials <REDACTED> from env", 2)]
+
+
+def test_rules_can_add_their_own_redaction_patterns(
+    gate: Any, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "redact.yaml").write_text(
+        "version: 1\nredact:\n  - '(?i)x-internal-key=[^&\\s]+'\n", "utf-8"
+    )
+    logs = tmp_path / "partner.json"
+    logs.write_text(
+        json.dumps(
+            [
+                {
+                    "insertId": "p1",
+                    "timestamp": "2025-05-12T19:00:00Z",
+                    "severity": "WARNING",
+                    "textPayload": "partner rejected x-internal-key=Pk-77",
+                }
+            ]
+        ),
+        "utf-8",
+    )
+
+    result = gate("run", "--logs", str(logs), "--rules", str(rules))
+    texts = _texts(result.out, result.stdout, result.stderr)
+
+    assert result.cluster(template="partner rejected <REDACTED>")["count"] == 1
+    assert [name for name, text in texts.items() if "Pk-77" in text] == []
