@@ -8,23 +8,25 @@ __all__ = [
 
 import argparse
 import logging
+import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gardener_gate import __version__
-from gardener_gate.clock import parse_until, parse_window
 from gardener_gate.errors import (
     EXIT_FAIL,
     EXIT_INTERNAL,
     EXIT_PASS,
+    EXIT_READ,
     GateError,
     RulesError,
-    UsageError,
 )
-from gardener_gate.pipeline import RunOptions, run_gate
+from gardener_gate.pipeline import run_gate
+from gardener_gate.plan import RunRequest, plan_run
 from gardener_gate.report import write_worklog
 from gardener_gate.rules import load_rules
 from gardener_gate.source import FORMATS
@@ -67,13 +69,44 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="read logs, cluster, decide")
     run.add_argument(
         "--logs",
-        required=True,
         metavar="PATH|-",
         help="exported entries (gcloud logging read "
         "--format=json, NDJSON) or text lines; - for stdin",
     )
     run.add_argument("--format", choices=FORMATS, default="auto")
-    run.add_argument("--revision", help="analyse only this revision's entries")
+    run.add_argument("--project", help="Google Cloud project to read")
+    run.add_argument("--service", help="Cloud Run service")
+    run.add_argument("--region", help="Cloud Run region, e.g. europe-west1")
+    run.add_argument(
+        "--revision",
+        help="analyse only this revision's entries; with Cloud Logging, "
+        "'auto' (the default) is the one serving most traffic",
+    )
+    run.add_argument(
+        "--filter",
+        dest="user_filter",
+        metavar="EXPR",
+        help="extra Cloud Logging filter, ANDed in parentheses",
+    )
+    run.add_argument(
+        "--max-entries",
+        type=int,
+        metavar="N",
+        help="stop after N entries (the run is then partial)",
+    )
+    run.add_argument(
+        "--logging-endpoint",
+        metavar="URL",
+        help="Cloud Logging API endpoint (default: Google's; also "
+        "GARDENER_GATE_LOGGING_ENDPOINT)",
+    )
+    run.add_argument(
+        "--retry-budget",
+        type=float,
+        metavar="SECONDS",
+        help="total time to spend retrying throttled or failed reads "
+        "(default 120; also GARDENER_GATE_RETRY_BUDGET)",
+    )
     run.add_argument("--window", help="how far back from --until, e.g. 3d")
     run.add_argument("--until", help="end of the window (RFC 3339)")
     run.add_argument(
@@ -113,21 +146,25 @@ def _rules_dir(given: Path | None) -> Path | None:
 
 
 def _run(args: argparse.Namespace, now: datetime) -> int:
-    if args.revision is not None and not args.revision.strip():
-        raise UsageError(
-            "--revision: give a revision name, such as orders-api-00042-kot"
-        )
     rules = load_rules(_rules_dir(args.rules))
-    options = RunOptions(
+    request = RunRequest(
+        now=now,
         logs=args.logs,
         fmt=args.format,
+        project=args.project,
+        service=args.service,
+        region=args.region,
         revision=args.revision,
-        window=parse_window(args.window) if args.window else None,
-        until=parse_until(args.until) if args.until else None,
+        window=args.window,
+        until=args.until,
+        user_filter=args.user_filter,
+        max_entries=args.max_entries,
+        logging_endpoint=args.logging_endpoint,
+        retry_budget=args.retry_budget,
         threshold=args.fail_on,
-        now=now,
     )
-    result = run_gate(options, rules)
+    options, source = plan_run(request, os.environ, _Progress())
+    result = run_gate(options, rules, source)
     md_path, _ = write_worklog(result, args.out, now)
     decision = result.decision
     counts = result.counts
@@ -143,9 +180,33 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         f" ({len(decision.findings)} clusters, {result.counts.events} events)"
     )
     print(f"gardener-gate: worklog written to {md_path}")
+    if result.partial is not None:
+        print(
+            f"gardener-gate: error: partial data: {result.partial}",
+            file=sys.stderr,
+        )
+        return EXIT_READ
     if decision.verdict is Verdict.FAIL and not args.dry_run:
         return EXIT_FAIL
     return EXIT_PASS
+
+
+class _Progress:
+    """Entries read so far: live on a terminal, a line now and then in CI."""
+
+    _EVERY = 10
+
+    def __init__(self) -> None:
+        self._live = sys.stderr.isatty()
+        self._started = time.monotonic()
+
+    def __call__(self, pages: int, entries: int) -> None:
+        rate = entries / max(time.monotonic() - self._started, 1e-6)
+        line = f"read {entries} entries in {pages} pages ({rate:.0f}/s)"
+        if self._live:
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+        elif pages % self._EVERY == 0:
+            print(f"gardener-gate: {line}", file=sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:

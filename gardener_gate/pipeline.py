@@ -4,27 +4,26 @@ from __future__ import annotations
 
 __all__ = [
     "Counts",
+    "LogSource",
     "RunOptions",
     "RunResult",
     "SourceInfo",
     "run_gate",
 ]
 
-import contextlib
 import logging
-import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import BinaryIO
+from typing import Protocol
 
 from gardener_gate.cluster import Cluster, Clusterer, Traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError
 from gardener_gate.redact import Redactor, clean_text
 from gardener_gate.rules import RuleSet
-from gardener_gate.source import Record, Skip, read_records
+from gardener_gate.source import Record, Skip
 from gardener_gate.stitch import Stitcher
 from gardener_gate.verdict import Decision, decide
 
@@ -37,13 +36,15 @@ MAX_SKIP_REASONS = 100
 class RunOptions:
     """What one run was asked to do."""
 
-    logs: str
-    fmt: str = "auto"
     revision: str | None = None
     window: timedelta | None = None
     until: datetime | None = None
+    not_before: datetime | None = None
     threshold: int | None = None
     now: datetime = field(default_factory=datetime.now)
+    service: str | None = None
+    project: str | None = None
+    region: str | None = None
 
 
 @dataclass(slots=True)
@@ -111,9 +112,23 @@ class RunResult:
     traffic: Traffic
     decision: Decision
     cluster_overflow: int
+    partial: str | None = None
 
 
-def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
+class LogSource(Protocol):
+    """Where records come from: a file, or Cloud Logging."""
+
+    kind: str
+    name: str
+    partial: str | None
+
+    def records(self) -> Iterator[Record | Skip]:
+        """Yield records in the order the source gives them."""
+
+
+def run_gate(
+    options: RunOptions, rules: RuleSet, logs: LogSource
+) -> RunResult:
     """Read the logs, cluster them and decide.
 
     Raises:
@@ -121,27 +136,24 @@ def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
             not in them.
     """
     counts = Counts()
-    source = SourceInfo("file", clean_text(options.logs))
+    source = SourceInfo(logs.kind, clean_text(logs.name))
     start, end = _window(options)
     if end is not None:
         source.window_start, source.window_end = start, end
         source.window_given = True
     redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
     clusterer = Clusterer()
-    with _open(options.logs) as stream:
-        records = read_records(stream, options.fmt, options.logs)
-        entries = _select(
-            _entries(records, counts, source),
-            options,
-            counts,
-            _Observer(source, redactor),
-            start,
-            end,
-        )
-        stitcher = Stitcher()
-        for event in stitcher.events(entries):
-            counts.events += 1
-            clusterer.add(redactor.entry(event))
+    entries = _select(
+        _entries(logs.records(), counts, source),
+        options,
+        counts,
+        _Observer(source, redactor),
+        start,
+        end,
+    )
+    for event in Stitcher().events(entries):
+        counts.events += 1
+        clusterer.add(redactor.entry(event))
     if options.revision and counts.analysed == 0 and counts.read:
         seen = ", ".join(sorted(source.revisions)) or "none"
         raise LogReadError(
@@ -170,6 +182,7 @@ def run_gate(options: RunOptions, rules: RuleSet) -> RunResult:
         traffic=clusterer.traffic,
         decision=decision,
         cluster_overflow=clusterer.overflow,
+        partial=logs.partial,
     )
 
 
@@ -180,23 +193,13 @@ def _window(
         return None, None
     end = options.until or options.now
     start = end - options.window if options.window is not None else None
+    if options.not_before is not None and (
+        start is None or options.not_before > start
+    ):
+        # The revision is younger than the window: nothing it logged can
+        # be older than its start.
+        start = options.not_before
     return start, end
-
-
-@contextlib.contextmanager
-def _open(name: str) -> Iterator[BinaryIO]:
-    if name == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        stream = open(name, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise LogReadError(
-            f"{name}: cannot open ({exc.strerror or exc}); check the path "
-            "given to --logs"
-        ) from None
-    with stream:
-        yield stream
 
 
 def _entries(

@@ -60,14 +60,15 @@ def _describe_source(result: RunResult) -> dict[str, Any]:
     revision = result.options.revision
     if revision is None and len(source.revisions) == 1:
         revision = next(iter(source.revisions))
+    options = result.options
     return {
         "kind": source.kind,
         "path": source.name,
-        "service": _top(source.services),
+        "service": options.service or _top(source.services),
         "revision": revision,
         "revisions_seen": dict(sorted(source.revisions.items())),
-        "project": _top(source.projects),
-        "region": _top(source.regions),
+        "project": options.project or _top(source.projects),
+        "region": options.region or _top(source.regions),
         "window": {
             "start": _time(source.window_start),
             "end": _time(source.window_end),
@@ -148,7 +149,7 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
         "verdict": decision.verdict.value,
         "reason": decision.reason,
         "threshold": format_priority(decision.threshold),
-        "partial": False,
+        "partial": result.partial or False,
         "entries": {
             "read": counts.read,
             "skipped": counts.skipped,
@@ -366,6 +367,13 @@ def _header(result: RunResult, data: dict[str, Any]) -> str:
         f"**Verdict: {verdict}**: {decision.reason}.",
         "",
     ]
+    if result.partial:
+        lines += [
+            "> [!CAUTION]",
+            f"> **Partial data: {result.partial}.** The verdict covers only "
+            "the entries read.",
+            "",
+        ]
     if decision.verdict is Verdict.WARN or data["entries"]["events"] == 0:
         lines += [
             "> [!WARNING]",

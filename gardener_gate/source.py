@@ -9,14 +9,17 @@ from __future__ import annotations
 
 __all__ = [
     "FORMATS",
+    "FileSource",
     "Record",
     "Skip",
     "read_records",
 ]
 
 import codecs
+import contextlib
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -49,6 +52,42 @@ class Skip:
 
     position: int
     reason: str
+
+
+class FileSource:
+    """Records from a file, or from standard input for ``-``."""
+
+    kind = "file"
+
+    def __init__(self, path: str, fmt: str = "auto") -> None:
+        self.name = path
+        self.fmt = fmt
+        self.partial: str | None = None
+
+    def records(self) -> Iterator[Record | Skip]:
+        """Yield the file's records.
+
+        Raises:
+            LogReadError: the file cannot be opened or is not logs.
+        """
+        with _open(self.name) as stream:
+            yield from read_records(stream, self.fmt, self.name)
+
+
+@contextlib.contextmanager
+def _open(name: str) -> Iterator[BinaryIO]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise LogReadError(
+            f"{name}: cannot open ({exc.strerror or exc}); check the path "
+            "given to --logs"
+        ) from None
+    with stream:
+        yield stream
 
 
 def read_records(

@@ -1,0 +1,164 @@
+"""Turning what the user asked for into a log source and run options."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_CLOUD_WINDOW",
+    "RunRequest",
+    "plan_run",
+]
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from gardener_gate.clock import parse_until, parse_window
+from gardener_gate.cloud import (
+    CloudLoggingSource,
+    CloudQuery,
+    RetryPolicy,
+    make_logging_client,
+)
+from gardener_gate.errors import UsageError
+from gardener_gate.pipeline import LogSource, RunOptions
+from gardener_gate.revision import RunAdmin, make_run_admin
+from gardener_gate.source import FileSource
+
+DEFAULT_CLOUD_WINDOW = "3d"
+DEFAULT_RETRY_BUDGET = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """The options of ``gardener-gate run``, as given."""
+
+    now: datetime
+    logs: str | None = None
+    fmt: str = "auto"
+    project: str | None = None
+    service: str | None = None
+    region: str | None = None
+    revision: str | None = None
+    window: str | None = None
+    until: str | None = None
+    user_filter: str | None = None
+    max_entries: int | None = None
+    logging_endpoint: str | None = None
+    retry_budget: float | None = None
+    threshold: int | None = None
+
+
+def plan_run(
+    request: RunRequest,
+    env: Mapping[str, str],
+    progress: Callable[[int, int], None] | None = None,
+    admin: RunAdmin | None = None,
+    logging_client: object | None = None,
+) -> tuple[RunOptions, LogSource]:
+    """Choose the source and the window for one run.
+
+    Raises:
+        UsageError: the options contradict each other or are incomplete.
+        LogReadError: the revision cannot be found.
+    """
+    if request.revision is not None and not request.revision.strip():
+        raise UsageError(
+            "--revision: give a revision name, such as orders-api-00042-kot"
+        )
+    cloud = (request.project, request.service, request.region)
+    if request.logs is not None:
+        if any(cloud) or request.user_filter or request.max_entries:
+            raise UsageError(
+                "--logs reads a file; --project, --service, --region, "
+                "--filter and --max-entries are for Cloud Logging"
+            )
+        return _file_plan(request)
+    if not all(cloud):
+        raise UsageError(
+            "give --logs FILE, or --project, --service and --region to "
+            "read from Cloud Logging"
+        )
+    return _cloud_plan(request, env, progress, admin, logging_client)
+
+
+def _file_plan(request: RunRequest) -> tuple[RunOptions, LogSource]:
+    assert request.logs is not None
+    options = RunOptions(
+        revision=request.revision,
+        window=parse_window(request.window) if request.window else None,
+        until=parse_until(request.until) if request.until else None,
+        threshold=request.threshold,
+        now=request.now,
+    )
+    return options, FileSource(request.logs, request.fmt)
+
+
+def _cloud_plan(
+    request: RunRequest,
+    env: Mapping[str, str],
+    progress: Callable[[int, int], None] | None,
+    admin: RunAdmin | None,
+    logging_client: object | None,
+) -> tuple[RunOptions, LogSource]:
+    project, service, region = (
+        str(request.project),
+        str(request.service),
+        str(request.region),
+    )
+    if request.max_entries is not None and request.max_entries < 1:
+        raise UsageError("--max-entries: give a positive number")
+    window = parse_window(request.window or DEFAULT_CLOUD_WINDOW)
+    until = parse_until(request.until) if request.until else request.now
+    if admin is None:
+        admin = make_run_admin(env.get("GARDENER_GATE_RUN_ENDPOINT"))
+    revision = request.revision or "auto"
+    if revision == "auto":
+        revision = admin.serving_revision(project, region, service)
+    started = admin.revision_start(project, region, service, revision)
+    options = RunOptions(
+        revision=revision,
+        window=window,
+        until=until,
+        not_before=started,
+        threshold=request.threshold,
+        now=request.now,
+        service=service,
+        project=project,
+        region=region,
+    )
+    start = until - window
+    if started is not None and started > start:
+        start = started
+    endpoint = request.logging_endpoint or env.get(
+        "GARDENER_GATE_LOGGING_ENDPOINT"
+    )
+    client = logging_client or make_logging_client(project, endpoint)
+    query = CloudQuery(
+        project=project,
+        service=service,
+        region=region,
+        revision=revision,
+        start=start,
+        end=until,
+        user_filter=request.user_filter,
+        max_entries=request.max_entries,
+    )
+    retry = RetryPolicy(budget=_retry_budget(request, env))
+    return options, CloudLoggingSource(client, query, retry, progress)
+
+
+def _retry_budget(request: RunRequest, env: Mapping[str, str]) -> float:
+    if request.retry_budget is not None:
+        budget = request.retry_budget
+    else:
+        text = env.get("GARDENER_GATE_RETRY_BUDGET", "")
+        try:
+            budget = float(text) if text else DEFAULT_RETRY_BUDGET
+        except ValueError:
+            raise UsageError(
+                f"GARDENER_GATE_RETRY_BUDGET={text!r}: give seconds, such "
+                "as 120"
+            ) from None
+    if budget < 0:
+        raise UsageError("--retry-budget: give zero or more seconds")
+    return budget

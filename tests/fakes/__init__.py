@@ -1,0 +1,1 @@
+"""Local fakes of the Google APIs the gate talks to."""
