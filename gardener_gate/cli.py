@@ -27,7 +27,7 @@ from gardener_gate.errors import (
 )
 from gardener_gate.pipeline import run_gate
 from gardener_gate.plan import RunRequest, plan_run
-from gardener_gate.report import write_worklog
+from gardener_gate.report import clear_worklog, write_worklog
 from gardener_gate.rules import load_rules
 from gardener_gate.source import FORMATS
 from gardener_gate.verdict import Verdict
@@ -57,16 +57,25 @@ def _parser() -> argparse.ArgumentParser:
         description="A deploy gate over the logs of a Cloud Run revision.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    parser.add_argument(
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
         "-v",
         "--verbose",
         action="count",
-        default=0,
-        help="explain decisions on stderr (-v info, -vv debug)",
+        default=argparse.SUPPRESS,
+        help="explain on stderr what the run did (-v) and every decision "
+        "it made (-vv)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{run,rules}"
+    )
 
-    run = commands.add_parser("run", help="read logs, cluster, decide")
+    run = commands.add_parser(
+        "run", help="read logs, cluster, decide", parents=[verbose]
+    )
     run.add_argument(
         "--logs",
         metavar="PATH|-",
@@ -133,8 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     rules = commands.add_parser("rules", help="work with rules files")
-    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
-    check = rules_commands.add_parser("check", help="validate rules files")
+    rules_commands = rules.add_subparsers(
+        dest="rules_command", required=True, metavar="{check}"
+    )
+    check = rules_commands.add_parser(
+        "check", help="validate rules files", parents=[verbose]
+    )
     check.add_argument("--rules", type=Path, metavar="DIR")
     return parser
 
@@ -146,6 +159,7 @@ def _rules_dir(given: Path | None) -> Path | None:
 
 
 def _run(args: argparse.Namespace, now: datetime) -> int:
+    clear_worklog(args.out)
     rules = load_rules(_rules_dir(args.rules))
     request = RunRequest(
         now=now,
@@ -163,21 +177,26 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         retry_budget=args.retry_budget,
         threshold=args.fail_on,
     )
-    options, source = plan_run(request, os.environ, _Progress())
+    progress = _Progress()
+    options, source = plan_run(request, os.environ, progress)
+    _warn(rules.warnings((options.until or now).date()))
     result = run_gate(options, rules, source)
+    progress.done()
     md_path, _ = write_worklog(result, args.out, now)
     decision = result.decision
     counts = result.counts
     if counts.skipped:
         shown = "; ".join(counts.skip_reasons[:3])
-        print(
-            f"gardener-gate: warning: skipped {counts.skipped} unreadable "
-            f"record(s) ({shown}); the worklog lists them",
-            file=sys.stderr,
+        _warn(
+            [
+                f"skipped {counts.skipped} unreadable record(s) ({shown}); "
+                "the worklog lists them"
+            ]
         )
     print(
         f"gardener-gate: {decision.verdict.value.upper()}: {decision.reason}"
-        f" ({len(decision.findings)} clusters, {result.counts.events} events)"
+        f" ({_count(len(decision.findings), 'cluster')}, "
+        f"{_count(counts.events, 'event')})"
     )
     print(f"gardener-gate: worklog written to {md_path}")
     if result.partial is not None:
@@ -186,9 +205,21 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
             file=sys.stderr,
         )
         return EXIT_READ
-    if decision.verdict is Verdict.FAIL and not args.dry_run:
+    if decision.verdict is Verdict.FAIL and args.dry_run:
+        print("gardener-gate: dry run: exit 0 although the gate failed")
+        return EXIT_PASS
+    if decision.verdict is Verdict.FAIL:
         return EXIT_FAIL
     return EXIT_PASS
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}" if number == 1 else f"{number} {word}s"
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        print(f"gardener-gate: warning: {line}", file=sys.stderr)
 
 
 class _Progress:
@@ -199,19 +230,32 @@ class _Progress:
     def __init__(self) -> None:
         self._live = sys.stderr.isatty()
         self._started = time.monotonic()
+        self._shown = False
 
     def __call__(self, pages: int, entries: int) -> None:
         rate = entries / max(time.monotonic() - self._started, 1e-6)
         line = f"read {entries} entries in {pages} pages ({rate:.0f}/s)"
         if self._live:
             print(f"\r{line}", end="", file=sys.stderr, flush=True)
+            self._shown = True
         elif pages % self._EVERY == 0:
             print(f"gardener-gate: {line}", file=sys.stderr)
 
+    def done(self) -> None:
+        if self._shown:
+            print(file=sys.stderr)
 
-def _check(args: argparse.Namespace) -> int:
-    rules = load_rules(_rules_dir(args.rules))
-    print(f"rules ok: {rules.summary()}")
+
+def _check(args: argparse.Namespace, now: datetime) -> int:
+    folder = _rules_dir(args.rules)
+    rules = load_rules(folder)
+    _warn(rules.warnings(now.date()))
+    where = (
+        f" in {folder}"
+        if folder is not None
+        else f" (no {DEFAULT_RULES}/ folder here: shipped defaults only)"
+    )
+    print(f"rules ok: {rules.summary()}{where}")
     return EXIT_PASS
 
 
@@ -238,7 +282,7 @@ def main(
     try:
         if args.command == "run":
             return _run(args, moment)
-        return _check(args)
+        return _check(args, moment)
     except RulesError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

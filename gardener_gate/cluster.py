@@ -440,9 +440,8 @@ def _sample(event: LogEntry) -> dict[str, Any]:
     ):
         if value:
             sample[name] = value
-    labels = {k: v for k, v in event.labels.items() if k != "instanceId"}
-    if labels:
-        sample["labels"] = labels
+    if event.labels:
+        sample["labels"] = dict(event.labels)
     if event.message.strip():
         sample["message"] = trim_message(event.message)
     if event.fragments > 1:

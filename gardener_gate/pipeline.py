@@ -49,7 +49,7 @@ class RunOptions:
 
 @dataclass(slots=True)
 class Counts:
-    """How many records went where; see ``entries`` in DESIGN.md."""
+    """How many records went where (``entries`` in worklog.json)."""
 
     read: int = 0
     skipped: int = 0

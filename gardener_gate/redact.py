@@ -22,9 +22,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import re2
-
 from gardener_gate.entry import HttpRequest, LogEntry
+from gardener_gate.rules.model import compile_pattern
 
 REDACTED = "<REDACTED>"
 
@@ -141,7 +140,7 @@ class Redactor:
         extra: Iterable[str] = (),
         redact_service_accounts: bool = False,
     ) -> None:
-        self._extra = [re2.compile(pattern) for pattern in extra]
+        self._extra = [compile_pattern(pattern) for pattern in extra]
         self._keep_service_accounts = not redact_service_accounts
 
     def text(self, text: str) -> str:

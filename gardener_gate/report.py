@@ -4,11 +4,13 @@ from __future__ import annotations
 
 __all__ = [
     "SCHEMA_VERSION",
+    "clear_worklog",
     "render_json",
     "render_markdown",
     "write_worklog",
 ]
 
+import contextlib
 import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +20,7 @@ from typing import Any
 from gardener_gate import __version__
 from gardener_gate.clock import format_time
 from gardener_gate.cluster import ALGORITHM, Cluster
+from gardener_gate.errors import UsageError
 from gardener_gate.markdown import code, fenced, table
 from gardener_gate.pipeline import RunResult
 from gardener_gate.rules import format_priority
@@ -39,6 +42,14 @@ _ACTIONS = (
     ("Monitoring (P6–P8)", range(6, 9)),
     ("No action (P9–P10)", range(9, 11)),
 )
+
+
+def _short(title: str, limit: int = 120) -> str:
+    return title if len(title) <= limit else title[: limit - 1] + "…"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -132,7 +143,7 @@ def _cluster_json(finding: Finding, today: date) -> dict[str, Any]:
 
 
 def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
-    """The worklog as a JSON object; see DESIGN.md for its fields."""
+    """The worklog as a JSON object; README.md lists its fields."""
     decision = result.decision
     counts = result.counts
     today = run_date(result)
@@ -169,6 +180,11 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
             "clusters": len(decision.findings),
             "failing": len(decision.failing),
             "new": len(new),
+            "by_status": dict(
+                sorted(
+                    Counter(f.status.value for f in decision.findings).items()
+                )
+            ),
             "new_by_priority": dict(
                 sorted(by_priority.items(), key=lambda kv: int(kv[0][1:]))
             ),
@@ -235,6 +251,16 @@ def _status_line(finding: Finding, threshold: int) -> str:
     return text
 
 
+def _acceptance_lines(finding: Finding) -> list[str]:
+    signature = finding.signature
+    if signature is None or signature.accept is None:
+        return []
+    accept = signature.accept
+    who = ", ".join(code(part) for part in (accept.owner, accept.link) if part)
+    line = f"- **Accepted because:** {code(accept.reason)}"
+    return [line + (f" ({who})" if who else "")]
+
+
 def _breakdown_table(name: str, rows: tuple[tuple[str, int], ...]) -> str:
     shown = rows[:15]
     body = [[code(value, in_table=True), str(count)] for value, count in shown]
@@ -264,6 +290,7 @@ def _cluster_section(
         f"({format_priority(finding.priority)}, {finding.status.value})",
         "",
         f"- **Status:** {_status_line(finding, result.decision.threshold)}",
+        *_acceptance_lines(finding),
         f"- **Priority:** {format_priority(finding.priority)} "
         f"(from {code(finding.priority_rule)})",
         f"- **Kind:** {cluster.kind} · **Severity:** {cluster.severity.name} "
@@ -326,6 +353,14 @@ def _cluster_section(
     return "\n".join(parts)
 
 
+def _source_label(source: dict[str, Any]) -> str:
+    if source["kind"] == "file":
+        if source["path"] == "-":
+            return "file from standard input"
+        return f"file {code(source['path'], True)}"
+    return f"Cloud Logging, {code(source['path'], True)}"
+
+
 def _header(result: RunResult, data: dict[str, Any]) -> str:
     source = data["source"]
     entries = data["entries"]
@@ -343,7 +378,7 @@ def _header(result: RunResult, data: dict[str, Any]) -> str:
         ["Project", code(source["project"] or "unknown", True)],
         ["Region", code(source["region"] or "unknown", True)],
         ["Window", span],
-        ["Source", f"{source['kind']} {code(source['path'], True)}"],
+        ["Source", _source_label(source)],
         [
             "Entries",
             f"{entries['read']} read, {entries['skipped']} skipped, "
@@ -361,8 +396,7 @@ def _header(result: RunResult, data: dict[str, Any]) -> str:
     ]
     verdict = _VERDICT_MARK[decision.verdict]
     lines = [
-        "# gardener-gate worklog: "
-        + code(source["service"] or "unknown service"),
+        "# gardener-gate worklog: " + code(source["service"] or "unknown"),
         "",
         f"**Verdict: {verdict}**: {decision.reason}.",
         "",
@@ -388,6 +422,11 @@ def _header(result: RunResult, data: dict[str, Any]) -> str:
 def _executive_summary(result: RunResult) -> str:
     findings = result.decision.findings
     if not findings:
+        if not result.counts.events:
+            return (
+                "## Executive summary\n\nNo entries were read in the "
+                "selected window, so there is nothing to cluster."
+            )
         return "## Executive summary\n\nNo issue clusters were found."
     statuses = Counter(f.status.value for f in findings)
     listed = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
@@ -399,7 +438,7 @@ def _executive_summary(result: RunResult) -> str:
             f.cluster.kind,
             f.cluster.severity.name,
             str(f.cluster.count),
-            code(f.cluster.title[:120], in_table=True),
+            code(_short(f.cluster.title), in_table=True),
             code(f.signature.id, True) if f.signature else "—",
         ]
         for index, f in enumerate(findings, start=1)
@@ -411,9 +450,9 @@ def _executive_summary(result: RunResult) -> str:
     if result.decision.failing:
         worst = result.decision.failing[0]
         head += (
-            f" The most urgent is {code(worst.cluster.title[:120])} "
+            f" The most urgent is {code(_short(worst.cluster.title))} "
             f"({format_priority(worst.priority)}, "
-            f"{worst.cluster.count} events)."
+            f"{_plural(worst.cluster.count, 'event')})."
         )
     return (
         head
@@ -445,9 +484,10 @@ def _next_actions(result: RunResult) -> str:
         lines += ["", f"### {title}", ""]
         for number, finding in enumerate(chosen, start=1):
             lines.append(
-                f"{number}. {code(finding.cluster.title[:120])} "
+                f"{number}. {code(_short(finding.cluster.title))} "
                 f"({format_priority(finding.priority)}, "
-                f"{finding.status.value}, {finding.cluster.count} events): "
+                f"{finding.status.value}, "
+                f"{_plural(finding.cluster.count, 'event')}): "
                 + _advice(finding)
             )
     return "\n".join(lines)
@@ -480,10 +520,12 @@ def _footer(result: RunResult, data: dict[str, Any], today: date) -> str:
         parts += [
             "## Accept all new and expired clusters",
             "",
-            "Pasting this block into a file of your rules folder accepts "
-            "every cluster above that is `new` or `expired` (edit each "
-            "`reason`; "
-            "remove the expired signatures it replaces):",
+            "Saved as a new file in your rules folder (for example "
+            "`rules/accepted.yaml`), this block accepts every cluster above "
+            "that is `new` or `expired`. Write each `reason` first; remove "
+            "the expired signatures it renews from their old file. To add "
+            "the items to an existing file instead, copy them under its "
+            "`signatures:` key.",
             "",
             fenced(accept_all(acceptable, today), "yaml"),
         ]
@@ -569,11 +611,33 @@ def write_worklog(
 ) -> tuple[Path, Path]:
     """Write ``worklog.json`` and ``worklog.md`` into ``out``."""
     data = render_json(result, now)
-    out.mkdir(parents=True, exist_ok=True)
     json_path = out / "worklog.json"
     md_path = out / "worklog.md"
-    json_path.write_text(
-        json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    md_path.write_text(render_markdown(result, data), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        md_path.write_text(render_markdown(result, data), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out}: cannot write the worklog "
+            f"({exc.strerror or exc}); give a folder that can be written"
+        ) from None
     return md_path, json_path
+
+
+def clear_worklog(out: Path) -> None:
+    """Remove an earlier run's worklog, so that no stale verdict remains.
+
+    Raises:
+        UsageError: ``out`` exists but is not a folder.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--out {out}: this is a file; give a folder for the worklog"
+        )
+    for name in ("worklog.md", "worklog.json"):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            (out / name).unlink()

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
+from gardener_gate.rules.model import PLACEHOLDER_REASON
 from gardener_gate.verdict import Finding, Status
 
-PLACEHOLDER_REASON = "EDIT ME: why this is acceptable"
 ACCEPT_DAYS = 90
 _MAX_PATTERN = 1000
 _MAX_LISTED = 10
@@ -102,5 +102,10 @@ def accept_snippet(finding: Finding, today: date) -> str:
 
 
 def accept_all(findings: list[Finding], today: date) -> str:
-    """One ``signatures:`` block accepting every finding given."""
-    return _dump({"signatures": [accept_item(f, today) for f in findings]})
+    """A whole rules file accepting every finding given."""
+    return _dump(
+        {
+            "version": 1,
+            "signatures": [accept_item(f, today) for f in findings],
+        }
+    )

@@ -17,12 +17,14 @@ __all__ = [
 
 import codecs
 import contextlib
+import gzip
+import io
 import json
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from gardener_gate.errors import LogReadError
 
@@ -34,6 +36,7 @@ _CHUNK = 1 << 20
 # the rest of the file into memory.
 _MAX_RECORD = 64 << 20
 _SNIFF = 64 << 10
+_GZIP_MAGIC = b"\x1f\x8b"
 _NEXT_OBJECT = re.compile(r"[,\[]\s*\{")
 _decoder = json.JSONDecoder()
 
@@ -71,7 +74,12 @@ class FileSource:
             LogReadError: the file cannot be opened or is not logs.
         """
         with _open(self.name) as stream:
-            yield from read_records(stream, self.fmt, self.name)
+            try:
+                yield from read_records(stream, self.fmt, self.name)
+            except (OSError, EOFError) as exc:
+                # A compressed file cut short, or a disk fault: what was
+                # read stands, and the run says it is partial.
+                self.partial = f"the file could not be read to its end ({exc})"
 
 
 @contextlib.contextmanager
@@ -101,6 +109,15 @@ def read_records(
         LogReadError: the input is not text, or not the format asked for.
     """
     head = stream.read(_SNIFF)
+    if head.startswith(_GZIP_MAGIC):
+        # Log exports are often kept compressed; read them as they are.
+        stream = cast(
+            BinaryIO, gzip.GzipFile(fileobj=_Rewound(head, stream), mode="rb")
+        )
+        try:
+            head = stream.read(_SNIFF)
+        except (OSError, EOFError) as exc:
+            raise LogReadError(f"{name}: damaged gzip file ({exc})") from None
     _check_is_text(head, name)
     if fmt == "auto":
         fmt = _detect_format(head)
@@ -109,6 +126,27 @@ def read_records(
     if fmt == "ndjson":
         return _read_ndjson(head, stream)
     return _read_lines(head, stream)
+
+
+class _Rewound(io.RawIOBase):
+    """A stream whose first bytes were already read, put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _check_is_text(head: bytes, name: str) -> None:

@@ -82,13 +82,16 @@ def decide(
     no_data: bool,
 ) -> Decision:
     """Give each cluster a priority and a status, then the verdict."""
-    findings = []
-    used: set[str] = set()
-    for cluster in clusters:
-        finding = _assess(cluster, rules, today, threshold)
-        if finding.signature is not None:
-            used.add(finding.signature.id)
-        findings.append(finding)
+    findings = [
+        _assess(cluster, rules, today, threshold) for cluster in clusters
+    ]
+    # A signature shadowed by an earlier one still describes something; only
+    # one that fits no cluster at all is stale.
+    used = {
+        signature.id
+        for signature in rules.signatures
+        if any(signature.matches(f.cluster) for f in findings)
+    }
     findings.sort(key=lambda f: (f.priority, -f.cluster.count, f.cluster.id))
     stale = tuple(s for s in rules.signatures if s.id not in used)
     verdict, reason = _verdict(findings, rules, threshold, no_data)

@@ -56,8 +56,10 @@ def gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     def run(*args: str, now: datetime = NOW) -> GateRun:
         out = tmp_path / f"out{next(counter)}"
         argv = list(args)
-        if argv and argv[0] == "run":
+        if argv and argv[0] == "run" and "--out" not in argv:
             argv += ["--out", str(out)]
+        elif "--out" in argv:
+            out = Path(argv[argv.index("--out") + 1])
         code = main(argv, now=now)
         captured = capsys.readouterr()
         return GateRun(code, captured.out, captured.err, out)

@@ -74,7 +74,8 @@ def test_the_shipped_defaults_load_alone():
               - id: slow
                 priority: P11
             """,
-            "{f}:4: thresholds[0].priority: 'P11' is not in the expected",
+            "{f}:4: thresholds[0].priority: 'P11' is not a priority from "
+            "P0 to P10",
         ),
         (
             """

@@ -258,3 +258,24 @@ def test_shipped_priorities_by_http_status(gate, tmp_path, status, priority):
     result = gate("run", "--logs", _logs(tmp_path, entries))
 
     assert result.worklog["clusters"][0]["priority"] == priority
+
+
+def test_a_signature_shadowed_by_an_earlier_one_is_not_stale(gate, tmp_path):
+    rules = _rules(
+        tmp_path,
+        """
+        version: 1
+        signatures:
+          - id: first
+            match: {message: 'Payment'}
+          - id: second
+            match: {message: 'provider'}
+    """,
+    )
+
+    result = gate(
+        "run", "--logs", _logs(tmp_path, _warnings(1)), "--rules", rules
+    )
+
+    assert result.worklog["clusters"][0]["rule"] == "first"
+    assert result.worklog["stale_signatures"] == []

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import re2
 import yaml
 
 from gardener_gate.errors import RuleProblem, RulesError
@@ -28,6 +27,7 @@ from gardener_gate.rules.model import (
     RuleSet,
     Signature,
     Threshold,
+    compile_pattern,
     glob_to_re2,
     parse_priority,
 )
@@ -161,7 +161,9 @@ def _rule_files(directory: Path | None) -> list[Path]:
     return sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in (".yaml", ".yml") and p.is_file()
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not p.name.startswith(".")
     )
 
 
@@ -219,7 +221,10 @@ def _describe(
         return _dotted(path + (name,)), f"unknown key (allowed: {allowed})"
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
-        return key, f"missing required key {missing!r}"
+        hint = (
+            " (start the file with version: 1)" if missing == "version" else ""
+        )
+        return key, f"missing required key {missing!r}{hint}"
     if error.validator in ("type", "oneOf") and isinstance(value, bool):
         return key, (
             f"got {str(value).lower()} (YAML reads yes/no/on/off as a "
@@ -233,12 +238,25 @@ def _describe(
     if error.validator == "const":
         return key, f"must be {error.validator_value!r}"
     if error.validator == "pattern":
-        return key, f"{value!r} is not in the expected form"
+        form = _FORMS.get(str(error.validator_value), "the expected form")
+        return key, f"{value!r} is not {form}"
     if error.validator == "not":
         return key, "give either message or glob, not both"
     if error.validator == "oneOf":
         return key, f"{value!r} is not a valid value here"
     return key, error.message
+
+
+_FORMS = {
+    "^P([0-9]|10)$": "a priority from P0 to P10 (capital P)",
+    "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$": (
+        "an id: letters, digits, '.', '_' and '-', up to 80, no spaces"
+    ),
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "a date as YYYY-MM-DD",
+    "^([1-9]xx|[1-9][0-9]{2}|unknown)$": (
+        "an HTTP status such as 404, a class such as 5xx, or unknown"
+    ),
+}
 
 
 def _kind(value: object) -> str:
@@ -327,8 +345,8 @@ class _Builder:
 
     def _compile(self, document: _Document, path: Path_, pattern: str) -> Any:
         try:
-            return re2.compile(pattern)
-        except re2.error as exc:
+            return compile_pattern(pattern)
+        except ValueError as exc:
             self.problems.append(
                 RuleProblem(
                     document.name,

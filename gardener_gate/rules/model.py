@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "PLACEHOLDER_REASON",
     "Acceptance",
     "Policy",
     "RuleSet",
     "Signature",
     "Threshold",
+    "compile_pattern",
     "format_priority",
     "glob_to_re2",
     "parse_priority",
@@ -19,11 +21,32 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import re2
+
 from gardener_gate.cluster import Cluster
 from gardener_gate.severity import Severity
 
 # Patterns run over bounded text, so that their cost is bounded too.
 MAX_MATCH_TEXT = 8192
+# The reason an accept snippet carries until someone writes a real one.
+PLACEHOLDER_REASON = "EDIT ME: why this is acceptable"
+
+
+def compile_pattern(pattern: str) -> Any:
+    """Compile an RE2 pattern, without RE2 printing to stderr.
+
+    Raises:
+        ValueError: RE2 cannot take the pattern; the message says why.
+    """
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", errors="replace")
+        raise ValueError(str(detail)) from None
 
 
 def parse_priority(text: str) -> int:
@@ -217,6 +240,25 @@ class RuleSet:
     redact: tuple[str, ...]
     policy: Policy
     files: tuple[str, ...]
+
+    def warnings(self, today: date) -> list[str]:
+        """Acceptances that still need a reason, or have run out."""
+        found = []
+        for signature in self.signatures:
+            accept = signature.accept
+            if accept is None:
+                continue
+            where = f"{signature.file}:{signature.line}: {signature.id}"
+            if accept.reason.strip() == PLACEHOLDER_REASON:
+                found.append(
+                    f"{where}: accept.reason is still the placeholder; "
+                    "write why this is acceptable"
+                )
+            if not accept.holds_on(today):
+                found.append(
+                    f"{where}: accept.expires ran out on {accept.expires}"
+                )
+        return found
 
     def summary(self) -> str:
         """One line counting what was loaded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import sys
@@ -63,7 +64,7 @@ def test_rules_check_counts_what_it_loaded(gate, tmp_path):
     assert result.code == 0
     assert result.stdout == (
         "rules ok: 1 rules file(s), 0 threshold(s) (+10 shipped), "
-        "1 signature(s)\n"
+        f"1 signature(s) in {folder}\n"
     )
 
 
@@ -201,3 +202,146 @@ def test_worklog_json_is_valid_and_names_its_schema(gate):
     for cluster in data["clusters"]:
         assert cluster["id"].startswith("c1-")
         assert cluster["first_seen"].endswith("Z")
+
+
+def test_a_placeholder_reason_passes_but_is_warned_about(gate, tmp_path):
+    first = gate("run", "--logs", str(STAGING))
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    block = first.markdown.split("## Accept all new and expired clusters")[1]
+    block = block.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    (folder / "accepted.yaml").write_text(block)
+
+    result = gate("run", "--logs", str(STAGING), "--rules", str(folder))
+    check = gate("rules", "check", "--rules", str(folder))
+
+    assert result.code == 0
+    warnings = [
+        line for line in result.stderr.splitlines() if "placeholder" in line
+    ]
+    assert len(warnings) == 14
+    assert warnings[0].startswith(
+        f"gardener-gate: warning: {folder / 'accepted.yaml'}:3: "
+    )
+    assert check.code == 0
+    assert check.stderr.count("is still the placeholder") == 14
+
+
+def test_an_accepted_cluster_shows_why_it_was_accepted(gate, tmp_path):
+    folder = _rules(
+        tmp_path,
+        "version: 1\nsignatures:\n  - id: probes\n    match: {status: 404}\n"
+        "    accept:\n      reason: monitoring calls endpoints we never built"
+        "\n      owner: '@platform'\n",
+    )
+
+    result = gate("run", "--logs", str(STAGING), "--rules", str(folder))
+
+    assert (
+        "- **Accepted because:** `monitoring calls endpoints we never "
+        "built` (`@platform`)"
+    ) in result.markdown
+
+
+def test_an_expired_acceptance_is_warned_about_by_rules_check(gate, tmp_path):
+    folder = _rules(
+        tmp_path,
+        "version: 1\nsignatures:\n  - id: probes\n    match: {status: 404}\n"
+        "    accept: {reason: probes, expires: 2026-01-31}\n",
+    )
+
+    result = gate("rules", "check", "--rules", str(folder))
+
+    assert result.code == 0
+    assert result.stderr == (
+        f"gardener-gate: warning: {folder / 'team.yaml'}:3: probes: "
+        "accept.expires ran out on 2026-01-31\n"
+    )
+
+
+def test_an_out_that_is_a_file_exits_2_with_one_line(gate, tmp_path):
+    target = tmp_path / "taken.json"
+    target.write_text("{}")
+
+    result = gate("run", "--logs", str(STAGING), "--out", str(target))
+
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"gardener-gate: error: --out {target}: this is a file; give a "
+        "folder for the worklog"
+    ]
+
+
+def test_a_failed_run_leaves_no_earlier_worklog_behind(gate, tmp_path):
+    out = tmp_path / "out"
+    first = gate("run", "--logs", str(STAGING), "--out", str(out))
+
+    second = gate(
+        "run", "--logs", str(STAGING), "--revision", "nope", "--out", str(out)
+    )
+
+    assert first.code == 1
+    assert second.code == 3
+    assert not (out / "worklog.md").exists()
+    assert not (out / "worklog.json").exists()
+
+
+def test_dry_run_says_so(gate):
+    result = gate("run", "--logs", str(STAGING), "--dry-run")
+
+    assert result.stdout.splitlines()[-1] == (
+        "gardener-gate: dry run: exit 0 although the gate failed"
+    )
+
+
+def test_verbose_may_follow_the_command(gate):
+    result = gate("run", "-vv", "--logs", str(STAGING))
+
+    assert result.code == 1
+    assert "DEBUG gardener_gate.verdict: cluster=" in result.stderr
+
+
+def test_gzip_compressed_logs_are_read(gate, tmp_path):
+    path = tmp_path / "logs.json.gz"
+    path.write_bytes(gzip.compress(STAGING.read_bytes()))
+
+    result = gate("run", "--logs", str(path))
+
+    assert result.code == 1
+    assert result.worklog["entries"]["events"] == 622
+
+
+def test_a_gzip_file_cut_short_is_partial_and_exits_3(gate, tmp_path):
+    entries = [
+        {"textPayload": f"line {n}", "timestamp": "2025-05-12T00:00:00Z"}
+        for n in range(50_000)
+    ]
+    packed = gzip.compress("\n".join(map(json.dumps, entries)).encode())
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+
+    result = gate("run", "--logs", str(path))
+
+    assert result.code == 3
+    assert result.worklog["partial"].startswith(
+        "the file could not be read to its end"
+    )
+    assert 0 < result.worklog["entries"]["read"] < 50_000
+
+
+def test_hidden_files_in_the_rules_folder_are_not_read(gate, tmp_path):
+    folder = _rules(tmp_path, "version: 1\n")
+    (folder / ".draft.yaml").write_text("not: [valid")
+
+    result = gate("rules", "check", "--rules", str(folder))
+
+    assert result.code == 0
+
+
+def test_rules_check_says_when_there_is_no_rules_folder(gate):
+    result = gate("rules", "check")
+
+    assert result.code == 0
+    assert result.stdout.endswith(
+        "(no rules/ folder here: shipped defaults only)\n"
+    )

@@ -173,9 +173,7 @@ def test_pasting_the_accept_all_block_makes_the_run_pass(gate, tmp_path):
     first = gate("run", "--logs", str(STAGING))
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "accepted.yaml").write_text(
-        "version: 1\n" + _accept_all_block(first.markdown)
-    )
+    (rules / "accepted.yaml").write_text(_accept_all_block(first.markdown))
 
     second = gate("run", "--logs", str(STAGING), "--rules", str(rules))
 
@@ -201,7 +199,7 @@ def test_an_acceptance_past_its_date_comes_back_as_expired(gate, tmp_path):
     )
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "accepted.yaml").write_text("version: 1\n" + block)
+    (rules / "accepted.yaml").write_text(block)
 
     second = gate("run", "--logs", str(STAGING), "--rules", str(rules))
 
@@ -221,7 +219,7 @@ def test_an_acceptance_holds_through_its_expiry_day(gate, tmp_path):
     )
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "accepted.yaml").write_text("version: 1\n" + block)
+    (rules / "accepted.yaml").write_text(block)
 
     on_the_day = gate(
         "run",
