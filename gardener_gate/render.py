@@ -1,0 +1,503 @@
+"""Markdown from worklog.json: the worklog file, the summary, the comment.
+
+Everything here reads the JSON worklog only, so that ``publish`` can render
+the job summary and the PR comment from the artifact of an earlier step.
+With a budget, clusters are added in priority order while they fit, and the
+rest are counted with a pointer to the full worklog.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "render_markdown",
+]
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from gardener_gate.markdown import code, fenced, table
+
+_SPARK = "▁▂▃▄▅▆▇█"
+_SHAPE_BUCKETS = 24
+_SECTION_BREAK = "\n\n---\n\n"
+_VERDICT_MARK = {
+    "pass": "✅ PASS",
+    "fail": "❌ FAIL",
+    "warn": "⚠️ WARN",
+    "overridden": "⏭️ OVERRIDDEN",
+}
+_ACTIONS = (
+    ("Immediate (P0–P2)", range(3)),
+    ("Short-term (P3–P5)", range(3, 6)),
+    ("Monitoring (P6–P8)", range(6, 9)),
+    ("No action (P9–P10)", range(9, 11)),
+)
+_SUMMARY_ROWS = 60
+
+
+def _short(title: str, limit: int = 120) -> str:
+    return title if len(title) <= limit else title[: limit - 1] + "…"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _priority(cluster: dict[str, Any]) -> int:
+    return int(str(cluster["priority"])[1:])
+
+
+def render_markdown(
+    data: dict[str, Any],
+    *,
+    budget: int | None = None,
+    artifact: str | None = None,
+    preamble: Sequence[str] = (),
+    extra: Sequence[str] = (),
+) -> str:
+    """The worklog for people, modelled on the team's hand-written one.
+
+    ``preamble`` goes before everything (a marker, an override notice),
+    ``extra`` after the summary (such as the rules a pull request changes).
+    With ``budget``, the text stays within that many characters.
+    """
+    clusters = data["clusters"]
+    head = [*preamble, _header(data), _executive_summary(data), *extra]
+    application = [c for c in clusters if c["kind"] != "audit"]
+    audit = [c for c in clusters if c["kind"] == "audit"]
+    numbers = {c["id"]: n for n, c in enumerate(clusters, start=1)}
+    sections = [
+        _cluster_section(numbers[c["id"]], c, data) for c in application
+    ]
+    if audit:
+        sections.append(
+            "## Audit and platform events\n\nAudit logs of the project: "
+            "who called which API, and what it changed."
+        )
+        sections += [
+            _cluster_section(numbers[c["id"]], c, data, "###") for c in audit
+        ]
+    tail = [_next_actions(data), _footer(data)]
+    if budget is None:
+        return _SECTION_BREAK.join(head + sections + tail) + "\n"
+    return _fit(head, sections, tail, budget, artifact, len(clusters))
+
+
+def _fit(
+    head: list[str],
+    sections: list[str],
+    tail: list[str],
+    budget: int,
+    artifact: str | None,
+    total: int,
+) -> str:
+    where = f"artifact {code(artifact)}" if artifact else "`worklog.md`"
+    kept: list[str] = []
+    used = sum(len(part) + len(_SECTION_BREAK) for part in head) + 400
+    tail_size = sum(len(part) + len(_SECTION_BREAK) for part in tail)
+    if used + tail_size > budget:
+        tail = [
+            f"The next actions and the accept-all block are in the {where}."
+        ]
+        tail_size = len(tail[0]) + len(_SECTION_BREAK)
+    for section in sections:
+        if used + len(section) + len(_SECTION_BREAK) + tail_size > budget:
+            break
+        kept.append(section)
+        used += len(section) + len(_SECTION_BREAK)
+    left = len(sections) - len(kept)
+    if left:
+        counted = sum(
+            1 for s in sections[len(kept) :] if s.startswith(("## C", "### C"))
+        )
+        kept.append(
+            f"… and {_plural(counted or left, 'more cluster')} "
+            f"(full worklog: {where})."
+        )
+    text = _SECTION_BREAK.join(head + kept + tail) + "\n"
+    if len(text) > budget:
+        # Only a header or summary larger than the budget gets here.
+        text = text[: budget - 200].rsplit("\n", 1)[0]
+        text += f"\n\n… (cut to fit; full worklog: {where})\n"
+    return text
+
+
+def _header(data: dict[str, Any]) -> str:
+    source = data["source"]
+    entries = data["entries"]
+    window = source["window"]
+    span = f"{window['start'] or '…'} → {window['end'] or '…'}" + (
+        "" if window["given"] else " (as found in the input)"
+    )
+    revision = source["revision"] or "all revisions in the input"
+    rows = [
+        ["Service", code(source["service"] or "unknown", True)],
+        ["Revision", code(revision, True)],
+        ["Project", code(source["project"] or "unknown", True)],
+        ["Region", code(source["region"] or "unknown", True)],
+        ["Window", span],
+        ["Source", _source_label(source)],
+        [
+            "Entries",
+            f"{entries['read']} read, {entries['skipped']} skipped, "
+            f"{entries['duplicates']} duplicates, "
+            f"{entries['outside_window']} outside window, "
+            f"{entries['outside_revision']} outside revision, "
+            f"{entries['analysed']} analysed, {entries['events']} events",
+        ],
+        ["Rules", data["rules"]["summary"]],
+        [
+            "Threshold",
+            f"{data['threshold']} (new or expired clusters at or above it "
+            "fail the gate)",
+        ],
+    ]
+    verdict = _VERDICT_MARK.get(data["verdict"], data["verdict"])
+    lines = [
+        "# gardener-gate worklog: " + code(source["service"] or "unknown"),
+        "",
+        f"**Verdict: {verdict}**: {data['reason']}.",
+        "",
+    ]
+    override = data.get("override")
+    if override:
+        lines += [
+            "> [!IMPORTANT]",
+            f"> **Overridden:** the gate failed, and "
+            f"{code(override['by'])} let it through "
+            f"({override['how']}).",
+            "",
+        ]
+    if data.get("partial"):
+        lines += [
+            "> [!CAUTION]",
+            f"> **Partial data: {data['partial']}.** The verdict covers only "
+            "the entries read.",
+            "",
+        ]
+    if entries["events"] == 0:
+        lines += [
+            "> [!WARNING]",
+            "> **No data: no log entries in the selected window.** The gate "
+            "could not check this revision.",
+            "",
+        ]
+    lines.append(table(["", ""], rows))
+    return "\n".join(lines)
+
+
+def _source_label(source: dict[str, Any]) -> str:
+    if source["kind"] == "file":
+        if source["path"] == "-":
+            return "file from standard input"
+        return f"file {code(source['path'], True)}"
+    return f"Cloud Logging, {code(source['path'], True)}"
+
+
+def _executive_summary(data: dict[str, Any]) -> str:
+    clusters = data["clusters"]
+    if not clusters:
+        if not data["entries"]["events"]:
+            return (
+                "## Executive summary\n\nNo entries were read in the "
+                "selected window, so there is nothing to cluster."
+            )
+        return "## Executive summary\n\nNo issue clusters were found."
+    statuses = Counter(c["status"] for c in clusters)
+    listed = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    rows = [
+        [
+            str(index),
+            c["priority"],
+            c["status"] + (" ❌" if c["fails"] else ""),
+            c["kind"],
+            c["severity"],
+            str(c["count"]),
+            code(_short(c["title"]), in_table=True),
+            code(c["rule"], True) if c["rule"] else "—",
+        ]
+        for index, c in enumerate(clusters[:_SUMMARY_ROWS], start=1)
+    ]
+    head = (
+        "## Executive summary\n\nFound "
+        f"**{_plural(len(clusters), 'issue cluster')}** ({listed})."
+    )
+    failing = [c for c in clusters if c["fails"]]
+    if failing:
+        worst = failing[0]
+        head += (
+            f" The most urgent is {code(_short(worst['title']))} "
+            f"({worst['priority']}, {_plural(worst['count'], 'event')})."
+        )
+    more = len(clusters) - _SUMMARY_ROWS
+    note = f"\n\n…and {_plural(more, 'more cluster')}." if more > 0 else ""
+    columns = [
+        "#",
+        "Priority",
+        "Status",
+        "Kind",
+        "Severity",
+        "Count",
+        "Cluster",
+        "Rule",
+    ]
+    return head + "\n\n" + table(columns, rows) + note
+
+
+def _status_line(cluster: dict[str, Any], threshold: str) -> str:
+    status = cluster["status"]
+    rule = cluster["rule"]
+    acceptance = cluster.get("acceptance")
+    if rule is None:
+        text = "**new**: no signature matches it"
+    elif acceptance is None:
+        text = f"**known**: signature {code(rule)}, not accepted"
+    elif status == "expired":
+        text = (
+            f"**expired**: the acceptance of {code(rule)} ran out on "
+            f"{acceptance['expires']}"
+        )
+    else:
+        until = (
+            f" until {acceptance['expires']}" if acceptance["expires"] else ""
+        )
+        text = f"**accepted** by {code(rule)}{until}"
+    if cluster["fails"]:
+        text += (
+            f"; fails the gate ({cluster['priority']} is at or above "
+            f"{threshold})"
+        )
+    return text
+
+
+def _acceptance_lines(cluster: dict[str, Any]) -> list[str]:
+    acceptance = cluster.get("acceptance")
+    if not acceptance:
+        return []
+    who = ", ".join(
+        code(part)
+        for part in (acceptance.get("owner"), acceptance.get("link"))
+        if part
+    )
+    line = f"- **Accepted because:** {code(acceptance['reason'])}"
+    return [line + (f" ({who})" if who else "")]
+
+
+def _shape(cluster: dict[str, Any], window: dict[str, Any]) -> str:
+    start, end = window.get("start"), window.get("end")
+    if not cluster["hours"] or not start or not end:
+        return ""
+    first = datetime.fromisoformat(start).timestamp() / 3600
+    last = datetime.fromisoformat(end).timestamp() / 3600
+    span = max(last - first, 1.0)
+    buckets = [0] * _SHAPE_BUCKETS
+    for row in cluster["hours"]:
+        hour = datetime.fromisoformat(row["hour"]).timestamp() / 3600
+        index = int((hour - first) / span * _SHAPE_BUCKETS)
+        buckets[min(max(index, 0), _SHAPE_BUCKETS - 1)] += row["count"]
+    peak = max(buckets) or 1
+    marks = "".join(
+        "·"
+        if n == 0
+        else _SPARK[min(len(_SPARK) - 1, (n * len(_SPARK) - 1) // peak)]
+        for n in buckets
+    )
+    width = timedelta(hours=span / _SHAPE_BUCKETS)
+    return f"`{marks}` (each mark ≈ {_duration(width)})"
+
+
+def _duration(width: timedelta) -> str:
+    minutes = width.total_seconds() / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 60 * 48:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} d"
+
+
+def _breakdown_table(name: str, rows: list[dict[str, Any]]) -> str:
+    shown = rows[:15]
+    body = [
+        [code(str(row["value"]), in_table=True), str(row["count"])]
+        for row in shown
+    ]
+    more = "" if len(rows) <= 15 else f"\n\n…and {len(rows) - 15} more"
+    return (
+        f"**{name.capitalize()}:**\n\n"
+        + table([name.rstrip("s"), "count"], body)
+        + more
+    )
+
+
+def _cluster_section(
+    index: int,
+    cluster: dict[str, Any],
+    data: dict[str, Any],
+    level: str = "##",
+) -> str:
+    breakdown = cluster["breakdown"]
+    parts = [
+        f"{level} Cluster {index}: {code(cluster['title'])} "
+        f"({cluster['priority']}, {cluster['status']})",
+        "",
+        f"- **Status:** {_status_line(cluster, data['threshold'])}",
+        *_acceptance_lines(cluster),
+        f"- **Priority:** {cluster['priority']} "
+        f"(from {code(cluster['priority_rule'])})",
+        f"- **Kind:** {cluster['kind']} · **Severity:** {cluster['severity']}"
+        f" · **Count:** {cluster['count']}",
+        f"- **First seen:** {cluster['first_seen'] or 'n/a'} · "
+        f"**Last seen:** {cluster['last_seen'] or 'n/a'}",
+        f"- **Cluster id:** {code(cluster['id'])}",
+    ]
+    shape = _shape(cluster, data["source"]["window"])
+    if shape:
+        parts.append(f"- **Time shape:** {shape}")
+    for label, key in (
+        ("Location", "location"),
+        ("Message", "summary"),
+        ("First seen in version", "first_version"),
+    ):
+        if cluster.get(key):
+            parts.append(f"- **{label}:** {code(str(cluster[key]))}")
+    if cluster.get("latency_p50_s") is not None:
+        parts.append(f"- **Latency p50:** {cluster['latency_p50_s']:.3f} s")
+    revisions = breakdown.get("revisions", [])
+    if revisions:
+        listed = ", ".join(
+            f"{code(r['value'])} ({r['count']})" for r in revisions[:5]
+        )
+        parts.append(f"- **Revisions:** {listed}")
+    instances = breakdown.get("instances", [])
+    if len(instances) == 1 and cluster["count"] > 1:
+        parts.append(
+            "- **Concentration:** every event came from one instance "
+            f"({code(instances[0]['value'])})"
+        )
+    if cluster.get("frames"):
+        parts += ["", "**Application frames (outermost first):**", ""]
+        parts.append(fenced("\n".join(cluster["frames"])))
+    for name in ("routes", "clients", "platform messages", "loggers"):
+        rows = breakdown.get(name)
+        if rows and (cluster["kind"] == "http" or name == "loggers"):
+            parts += ["", _breakdown_table(name, rows)]
+    if cluster["samples"]:
+        parts += ["", f"{level}# Sample entries", ""]
+        parts += [
+            fenced(json.dumps(s, indent=2, ensure_ascii=False), "json") + "\n"
+            for s in cluster["samples"]
+        ]
+    if cluster.get("accept_snippet"):
+        renews = cluster["status"] == "expired"
+        parts += [
+            "",
+            f"{level}# Accept it",
+            "",
+            "Add this item under `signatures:` in a file of your rules "
+            "folder and edit its `reason`"
+            + (" (it replaces the expired signature)" if renews else "")
+            + ":",
+            "",
+            fenced(cluster["accept_snippet"], "yaml"),
+        ]
+    return "\n".join(parts)
+
+
+def _next_actions(data: dict[str, Any]) -> str:
+    lines = ["## Next actions"]
+    for title, priorities in _ACTIONS:
+        chosen = [c for c in data["clusters"] if _priority(c) in priorities]
+        if not chosen:
+            continue
+        lines += ["", f"### {title}", ""]
+        for number, cluster in enumerate(chosen, start=1):
+            lines.append(
+                f"{number}. {code(_short(cluster['title']))} "
+                f"({cluster['priority']}, {cluster['status']}, "
+                f"{_plural(cluster['count'], 'event')}): {_advice(cluster)}"
+            )
+    if len(lines) == 1:
+        lines += ["", "Nothing to do."]
+    return "\n".join(lines)
+
+
+def _advice(cluster: dict[str, Any]) -> str:
+    status = cluster["status"]
+    if status == "new":
+        if cluster["fails"]:
+            return (
+                "fix it before deploying, or accept it with the YAML in its "
+                "section"
+            )
+        return "review; accept it with the YAML in its section if expected"
+    if status == "expired":
+        return "the acceptance ran out: fix it, or renew the acceptance"
+    if status == "known":
+        return "known; decide whether to fix it or accept it"
+    return "accepted; no action"
+
+
+def _footer(data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    if data.get("accept_all"):
+        parts += [
+            "## Accept all new and expired clusters",
+            "",
+            "Saved as a new file in your rules folder (for example "
+            "`rules/accepted.yaml`), this block accepts every cluster above "
+            "that is `new` or `expired`. Write each `reason` first; remove "
+            "the expired signatures it renews from their old file. To add "
+            "the items to an existing file instead, copy them under its "
+            "`signatures:` key.",
+            "",
+            fenced(data["accept_all"], "yaml"),
+            "",
+        ]
+    stale = data["stale_signatures"]
+    if stale:
+        parts += [
+            "## Stale signatures",
+            "",
+            "These signatures matched no cluster in the window:",
+            "",
+        ]
+        for signature in stale:
+            where = f"{signature['file']}:{signature['line']}"
+            parts.append(f"- {code(signature['id'])} ({code(where)})")
+        parts.append("")
+    traffic = data["traffic"]
+    parts += ["## Traffic baseline (2xx and 3xx, not issues)", ""]
+    p50, p95 = traffic["latency_p50_s"], traffic["latency_p95_s"]
+    if traffic["count"] and p50 is not None and p95 is not None:
+        parts.append(
+            f"{_plural(traffic['count'], 'successful request')}; latency "
+            f"p50 {p50:.3f} s, p95 {p95:.3f} s."
+        )
+    elif traffic["count"]:
+        parts.append(f"{_plural(traffic['count'], 'successful request')}.")
+    else:
+        parts.append("No successful requests in the window.")
+    entries = data["entries"]
+    if entries["skip_reasons"]:
+        parts += ["", "## Skipped records", ""]
+        parts += [
+            f"- {code(reason)}" for reason in entries["skip_reasons"][:20]
+        ]
+        if entries["skipped"] > 20:
+            parts.append(f"- …and {entries['skipped'] - 20} more")
+    tool = data["tool"]
+    revisions = ", ".join(
+        f"{code(r)} ({n})" for r, n in data["source"]["revisions_seen"].items()
+    )
+    parts += [
+        "",
+        "## Technical context",
+        "",
+        f"- **Revisions seen:** {revisions or 'none'}",
+        f"- **Generated:** {data['generated_at']} by gardener-gate "
+        f"{tool['version']} (clustering {tool['clustering']})",
+    ]
+    return "\n".join(parts)
