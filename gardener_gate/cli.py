@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gardener_gate import __version__
+from gardener_gate.action import Runner
 from gardener_gate.errors import (
     EXIT_FAIL,
     EXIT_INTERNAL,
@@ -27,6 +28,7 @@ from gardener_gate.errors import (
 )
 from gardener_gate.pipeline import run_gate
 from gardener_gate.plan import RunRequest, plan_run
+from gardener_gate.publish import COMMENT_TARGET, PublishOptions, publish
 from gardener_gate.report import clear_worklog, write_worklog
 from gardener_gate.rules import load_rules
 from gardener_gate.source import FORMATS
@@ -70,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS
     )
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{run,rules}"
+        dest="command", required=True, metavar="{run,publish,rules}"
     )
 
     run = commands.add_parser(
@@ -139,6 +141,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--dry-run", action="store_true", help="report the verdict but exit 0"
+    )
+
+    publish = commands.add_parser(
+        "publish",
+        help="job summary, outputs, annotations and the PR comment",
+        parents=[verbose],
+    )
+    publish.add_argument("--worklog", type=Path, required=True, metavar="DIR")
+    publish.add_argument(
+        "--gate-exit-code",
+        type=int,
+        metavar="N",
+        help="the exit code of the run step (default: from the worklog)",
+    )
+    publish.add_argument(
+        "--artifact-name", metavar="NAME", help="where the full worklog is"
+    )
+    publish.add_argument(
+        "--rules",
+        type=Path,
+        default=Path("rules"),
+        metavar="DIR",
+        help="the rules folder, compared with the pull request's base",
+    )
+    publish.add_argument(
+        "--override-label", default="gardener-gate/override", metavar="NAME"
+    )
+    publish.add_argument(
+        "--override",
+        action="store_true",
+        help="let a failing gate through on purpose",
+    )
+    publish.add_argument(
+        "--no-comment",
+        dest="comment",
+        action="store_false",
+        help="do not post or edit the PR comment",
+    )
+    publish.add_argument(
+        "--max-comment-chars",
+        type=int,
+        default=COMMENT_TARGET,
+        metavar="N",
+        help=f"cap on the comment's length (default {COMMENT_TARGET})",
     )
 
     rules = commands.add_parser("rules", help="work with rules files")
@@ -246,6 +292,23 @@ class _Progress:
             print(file=sys.stderr)
 
 
+def _publish(args: argparse.Namespace) -> int:
+    options = PublishOptions(
+        worklog=args.worklog,
+        gate_exit_code=args.gate_exit_code,
+        artifact=args.artifact_name,
+        rules=args.rules,
+        override_label=args.override_label,
+        override=args.override,
+        comment=args.comment,
+        max_comment_chars=args.max_comment_chars,
+    )
+    step_code = publish(options, Runner(os.environ))
+    print(f"gardener-gate: published; the gate's exit code is {step_code}")
+    # A GitHub fault never fails this step: the code is an output.
+    return EXIT_PASS
+
+
 def _check(args: argparse.Namespace, now: datetime) -> int:
     folder = _rules_dir(args.rules)
     rules = load_rules(folder)
@@ -282,6 +345,8 @@ def main(
     try:
         if args.command == "run":
             return _run(args, moment)
+        if args.command == "publish":
+            return _publish(args)
         return _check(args, moment)
     except RulesError as exc:
         for problem in exc.problems:

@@ -1,0 +1,343 @@
+"""Publishing a worklog: job summary, outputs, annotations, PR comment.
+
+``publish`` runs after ``run`` in the Action, and can be run by hand with
+the same environment. Whatever GitHub answers, it exits 0 and the verdict
+stays what the worklog says, unless the team overrode a failure on
+purpose (a label on the pull request, or the ``override`` input).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PublishOptions",
+    "marker_for",
+    "publish",
+]
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gardener_gate.action import SUMMARY_LIMIT, Runner
+from gardener_gate.errors import EXIT_FAIL, EXIT_PASS, EXIT_READ, LogReadError
+from gardener_gate.markdown import code, table
+from gardener_gate.pull_request import PullRequest, PullRequestError
+from gardener_gate.render import render_markdown
+
+logger = logging.getLogger(__name__)
+
+COMMENT_LIMIT = 65_536
+COMMENT_TARGET = 60_000
+_SHORT_COMMENT = 6_000
+_SERVICE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOptions:
+    """What ``gardener-gate publish`` was asked to do."""
+
+    worklog: Path
+    gate_exit_code: int | None = None
+    artifact: str | None = None
+    rules: Path = Path("rules")
+    override_label: str = "gardener-gate/override"
+    override: bool = False
+    comment: bool = True
+    max_comment_chars: int = COMMENT_TARGET
+
+
+def marker_for(service: str | None) -> str:
+    """The hidden first line that finds our comment again."""
+    name = _SERVICE.sub("-", service or "unknown").strip("-") or "unknown"
+    return f"<!-- gardener-gate:{name} -->"
+
+
+def publish(options: PublishOptions, runner: Runner) -> int:
+    """Publish the worklog in ``options.worklog``; return the step's code.
+
+    The code is the gate's own (0 when a failure was overridden); the
+    ``publish`` command itself always exits 0.
+
+    Raises:
+        LogReadError: there is no readable worklog.json in the folder.
+    """
+    json_path = options.worklog / "worklog.json"
+    md_path = options.worklog / "worklog.md"
+    try:
+        data = _load(json_path)
+    except LogReadError as fault:
+        if options.gate_exit_code is None:
+            raise
+        return _no_worklog(options.gate_exit_code, runner, str(fault))
+    code_in = (
+        options.gate_exit_code
+        if options.gate_exit_code is not None
+        else _code_of(data)
+    )
+    event = runner.event
+    pr = event.get("pull_request") if isinstance(event, dict) else None
+    client = _client(runner, pr)
+    if data["verdict"] == "fail" and _override(
+        data, options, runner, pr, client
+    ):
+        json_path.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8"
+        )
+        md_path.write_text(render_markdown(data), "utf-8")
+        code_in = EXIT_PASS if code_in == EXIT_FAIL else code_in
+    extra = _rules_section(options, runner, pr, client, data)
+    artifact = options.artifact
+    runner.add_summary(
+        render_markdown(
+            data, budget=SUMMARY_LIMIT - 10_000, artifact=artifact, extra=extra
+        )
+    )
+    new = [c for c in data["clusters"] if c["status"] == "new"]
+    runner.set_outputs(
+        {
+            "verdict": str(data["verdict"]),
+            "new-count": str(len(new)),
+            "new-by-priority": json.dumps(data["summary"]["new_by_priority"]),
+            "worklog-md": str(md_path),
+            "worklog-json": str(json_path),
+            "exit-code": str(code_in),
+        }
+    )
+    _annotate(data, runner)
+    if options.comment:
+        _comment(options, runner, pr, client, data, extra)
+    return code_in
+
+
+def _no_worklog(code_in: int, runner: Runner, why: str) -> int:
+    # The run step stopped before writing a worklog (invalid rules, logs
+    # that could not be read); its own log says why.
+    runner.add_summary(
+        "# gardener-gate\n\n**❌ No worklog**: the gate stopped with exit "
+        f"code {code_in} before writing one; its step's log says why.\n"
+    )
+    runner.set_outputs({"verdict": "error", "exit-code": str(code_in)})
+    runner.warning(f"gardener-gate: {why}")
+    return code_in
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LogReadError(
+            f"{path}: no readable worklog ({exc}); run `gardener-gate run` "
+            "first"
+        ) from None
+    if not isinstance(data, dict) or "clusters" not in data:
+        raise LogReadError(f"{path}: not a gardener-gate worklog")
+    return data
+
+
+def _code_of(data: dict[str, Any]) -> int:
+    if data.get("partial"):
+        return EXIT_READ
+    return EXIT_FAIL if data["verdict"] == "fail" else EXIT_PASS
+
+
+def _client(runner: Runner, pr: Any) -> PullRequest | None:
+    env = runner.env
+    token = env.get("GITHUB_TOKEN")
+    repository = env.get("GITHUB_REPOSITORY")
+    if not isinstance(pr, dict) or not token or not repository:
+        return None
+    try:
+        number = int(pr["number"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    api_url = env.get("GITHUB_API_URL", "https://api.github.com")
+    return PullRequest(api_url, token, repository, number)
+
+
+def _override(
+    data: dict[str, Any],
+    options: PublishOptions,
+    runner: Runner,
+    pr: Any,
+    client: PullRequest | None,
+) -> bool:
+    labels = []
+    if isinstance(pr, dict):
+        labels = [
+            label.get("name")
+            for label in pr.get("labels") or []
+            if isinstance(label, dict)
+        ]
+    if options.override:
+        who = runner.env.get("GITHUB_ACTOR") or "unknown"
+        how = "the `override` input"
+    elif options.override_label in labels:
+        who = "unknown"
+        if client is not None:
+            try:
+                who = client.labeler(options.override_label) or who
+            except PullRequestError as fault:
+                runner.warning(
+                    f"could not tell who applied the label: {fault}"
+                )
+        how = f"label {options.override_label}"
+    else:
+        return False
+    data["override"] = {"by": who, "how": how}
+    data["reason"] = (
+        f"overridden by {who} ({how}); it had failed: {data['reason']}"
+    )
+    data["verdict"] = "overridden"
+    runner.notice(
+        f"gardener-gate: failing verdict overridden by {who} ({how})"
+    )
+    return True
+
+
+def _annotate(data: dict[str, Any], runner: Runner) -> None:
+    for cluster in data["clusters"]:
+        title = f"gardener-gate {cluster['priority']} {cluster['status']}"
+        message = (
+            f"{cluster['title'][:300]} ({cluster['count']} events, "
+            f"{cluster['kind']}, id {cluster['id']})"
+        )
+        if cluster["fails"]:
+            runner.annotate("error", title, message)
+        elif cluster["status"] == "expired":
+            runner.annotate("notice", title, message)
+
+
+def _signatures(files: dict[str, str]) -> dict[str, tuple[str, Any]]:
+    found: dict[str, tuple[str, Any]] = {}
+    for name, text in sorted(files.items()):
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if not isinstance(loaded, dict):
+            continue
+        for item in loaded.get("signatures") or []:
+            if isinstance(item, dict) and "id" in item:
+                found[str(item["id"])] = (name, item)
+    return found
+
+
+def _local_files(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {
+        path.name: path.read_text(encoding="utf-8", errors="replace")
+        for path in sorted(folder.iterdir())
+        if path.suffix in (".yaml", ".yml")
+        and path.is_file()
+        and not path.name.startswith(".")
+    }
+
+
+def _rules_section(
+    options: PublishOptions,
+    runner: Runner,
+    pr: Any,
+    client: PullRequest | None,
+    data: dict[str, Any],
+) -> list[str]:
+    if client is None or not isinstance(pr, dict):
+        return []
+    base = pr.get("base") or {}
+    ref = base.get("sha") or base.get("ref")
+    if not ref:
+        return []
+    try:
+        before = _signatures(
+            client.files_at(str(ref), options.rules.as_posix())
+        )
+    except PullRequestError as fault:
+        runner.warning(
+            f"could not compare rules with the base branch: {fault}"
+        )
+        return []
+    after = _signatures(_local_files(options.rules))
+    rows = []
+    for ident, (name, item) in sorted(after.items()):
+        if ident in before and before[ident][1] == item:
+            continue
+        change = "changed" if ident in before else "added"
+        accepted = [
+            f"{code(c['title'][:80], True)} ({c['count']})"
+            for c in data["clusters"]
+            if c["rule"] == ident
+        ]
+        accept = item.get("accept") if isinstance(item, dict) else None
+        reason = accept.get("reason") if isinstance(accept, dict) else None
+        rows.append(
+            [
+                code(ident, True),
+                code(f"{options.rules.as_posix()}/{name}", True),
+                change,
+                code(str(reason), True) if reason else "— (known, no accept)",
+                "<br>".join(accepted) or "nothing in this window",
+            ]
+        )
+    heading = "## Rules changed by this pull request"
+    if not rows:
+        return [f"{heading}\n\nNo signature is added or changed."]
+    intro = (
+        f"{heading}\n\nReview what these signatures wave through: they come "
+        "from this pull request's head."
+    )
+    columns = ["signature", "file", "change", "reason", "clusters it matches"]
+    return [intro + "\n\n" + table(columns, rows)]
+
+
+def _comment(
+    options: PublishOptions,
+    runner: Runner,
+    pr: Any,
+    client: PullRequest | None,
+    data: dict[str, Any],
+    extra: list[str],
+) -> None:
+    if not isinstance(pr, dict):
+        return
+    if client is None:
+        runner.notice("gardener-gate: no GITHUB_TOKEN; the PR comment skipped")
+        return
+    head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+    base_repo = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
+    if head_repo and base_repo and head_repo != base_repo:
+        runner.notice(
+            "gardener-gate: pull request from a fork (read-only token); "
+            "the comment is skipped, the summary and artifact hold the worklog"
+        )
+        return
+    marker = marker_for(data["source"].get("service"))
+    limit = min(options.max_comment_chars, COMMENT_LIMIT) - len(marker) - 1
+    body = (
+        marker
+        + "\n"
+        + render_markdown(
+            data, budget=limit, artifact=options.artifact, extra=extra
+        )
+    )
+    short = (
+        marker
+        + "\n"
+        + render_markdown(
+            data,
+            budget=min(limit, _SHORT_COMMENT),
+            artifact=options.artifact,
+        )
+    )
+    try:
+        outcome = client.upsert_comment(marker, body, short)
+    except PullRequestError as fault:
+        runner.warning(
+            f"gardener-gate: the PR comment was not posted: {fault}"
+        )
+        return
+    runner.notice(f"gardener-gate: {outcome}")
