@@ -41,7 +41,7 @@ class Runner:
     """What the runner tells a step through its environment."""
 
     env: Mapping[str, str]
-    console: TextIO = sys.stdout
+    console: TextIO | None = None
 
     @property
     def event(self) -> dict[str, Any]:
@@ -78,16 +78,22 @@ class Runner:
         title = escape_property(title)
         print(
             f"::{level} title={title}::{escape_data(message)}",
-            file=self.console,
+            file=self.console or sys.stdout,
         )
 
     def notice(self, message: str) -> None:
         """A notice line in the log and on the run's page."""
-        print(f"::notice::{escape_data(message)}", file=self.console)
+        print(
+            f"::notice::{escape_data(message)}",
+            file=self.console or sys.stdout,
+        )
 
     def warning(self, message: str) -> None:
         """A warning line in the log and on the run's page."""
-        print(f"::warning::{escape_data(message)}", file=self.console)
+        print(
+            f"::warning::{escape_data(message)}",
+            file=self.console or sys.stdout,
+        )
 
     def _append(self, path: str, text: str) -> None:
         try:

@@ -59,7 +59,7 @@ def mask(text: str) -> str:
     if "-" in text:
         text = _UUID.sub("<UUID>", text)
     if ":" in text:
-        text = _IPV6.sub("<IP>", text)
+        text = _IPV6.sub(_ipv6, text)
     if "." in text:
         text = _IPV4.sub("<IP>", text)
     if "/" in text:
@@ -96,6 +96,15 @@ def _is_file_name(part: str) -> bool:
         and extension.isalpha()
         and not any(c.isdigit() for c in stem)
     )
+
+
+def _ipv6(found: re.Match[str]) -> str:
+    # Words such as "cafe::beef" are valid IPv6 too; an address has digits
+    # in at least two of its groups (fe80::1, 2001:db8::17).
+    groups = [g for g in found.group(0).split(":") if g]
+    with_digits = sum(1 for g in groups if any(c.isdigit() for c in g))
+    compressed = found.group(0).startswith("::") and with_digits
+    return "<IP>" if with_digits >= 2 or compressed else found.group(0)
 
 
 def _url_template(found: re.Match[str]) -> str:

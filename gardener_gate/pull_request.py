@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 # The workflow's own token may not read /user; its comments are by this.
 FALLBACK_LOGIN = "github-actions[bot]"
 _MAX_WAIT = 60.0
+# Seconds between requests and between writes: PyGithub's defaults, which
+# keep clear of GitHub's secondary rate limits.
+_PACE: tuple[float | None, float | None] = (0.25, 1.0)
 _T = TypeVar("_T")
 # Looked up at call time, so that tests can stand in for it.
 _sleep = time.sleep
@@ -74,8 +77,10 @@ class PullRequest:
             retry=None,
             per_page=100,
             lazy=True,
+            seconds_between_requests=_PACE[0],
+            seconds_between_writes=_PACE[1],
         )
-        self._repo = self._github.get_repo(repository, lazy=True)
+        self._repo = self._github.get_repo(repository)
         self._number = number
         self._issue = self._repo.get_issue(number)
 

@@ -271,3 +271,26 @@ def test_a_run_over_raw_bytes_keeps_both_lines(gate: Any) -> None:
         "bad bytes here: \ufffd\ufffd end",
         "line after the bad one",
     ]
+
+
+def test_publishing_this_worklog_does_not_crash(
+    gate: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "step-summary.md"
+    outputs = tmp_path / "step-outputs.txt"
+    for name in (
+        "GITHUB_TOKEN",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_REPOSITORY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    run = gate("run", "--logs", str(INPUT))
+
+    published = gate("publish", "--worklog", str(run.out))
+
+    assert published.code == 0
+    assert "Traceback" not in published.stderr
+    assert "注文 ✅ — שלום" in summary.read_bytes().decode("utf-8")
