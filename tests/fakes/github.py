@@ -116,7 +116,9 @@ class GitHubFake:
             "id": comment.id,
             "body": comment.body,
             "user": {"login": comment.user},
-            "url": f"{self.api}/repos/{self.repo}/issues/comments/{comment.id}",
+            "url": (
+                f"{self.api}/repos/{self.repo}/issues/comments/{comment.id}"
+            ),
             "html_url": f"https://github.example/{self.repo}/pull/{self.pr}",
         }
 
