@@ -9,18 +9,29 @@ expects, so that no text from the logs can act as a command.
 from __future__ import annotations
 
 __all__ = [
+    "INPUTS",
     "Runner",
+    "artifact_name",
+    "check_inputs",
+    "main",
+    "publish_arguments",
+    "read_inputs",
+    "run_arguments",
     "escape_data",
     "escape_property",
 ]
 
 import json
+import re
 import secrets
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from gardener_gate.errors import UsageError
 
 # GitHub rejects a job summary over 1 MiB; keep a margin for other steps.
 SUMMARY_LIMIT = 1_000_000
@@ -101,3 +112,230 @@ class Runner:
                 handle.write(text)
         except OSError as exc:
             self.warning(f"could not write {path}: {exc.strerror or exc}")
+
+
+# The Action's inputs (kebab-case, as in action.yml) and their defaults.
+INPUTS: dict[str, str] = {
+    "logs": "",
+    "project": "",
+    "service": "",
+    "region": "",
+    "revision": "auto",
+    "window": "3d",
+    "rules": "rules",
+    "rules-from": "head",
+    "fail-on": "P2",
+    "dry-run": "false",
+    "comment": "true",
+    "override-label": "gardener-gate/override",
+    "override": "false",
+    "artifact-name": "",
+}
+_PRIORITY = re.compile(r"^[Pp]([0-9]|10)$")
+_WINDOW = re.compile(r"^\d+(\.\d+)?[smhdw]$")
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def read_inputs(env: Mapping[str, str]) -> dict[str, str]:
+    """The inputs, from the ``INPUT_*`` variables the steps set."""
+    return {
+        name: env.get(
+            f"INPUT_{name.upper().replace('-', '_')}", default
+        ).strip()
+        or default
+        for name, default in INPUTS.items()
+    }
+
+
+def check_inputs(inputs: Mapping[str, str]) -> list[str]:
+    """Every problem with the inputs, each as a sentence."""
+    problems = []
+    cloud = [inputs["project"], inputs["service"], inputs["region"]]
+    if inputs["logs"] and any(cloud[:1] + cloud[2:]):
+        problems.append("give either logs, or project and region, not both")
+    if not inputs["logs"] and not all(cloud):
+        problems.append(
+            "give logs (a file of entries), or project, service and region"
+        )
+    if not _PRIORITY.match(inputs["fail-on"]):
+        problems.append(f"fail-on {inputs['fail-on']!r}: use P0 to P10")
+    if not _WINDOW.match(inputs["window"]):
+        problems.append(
+            f"window {inputs['window']!r}: use a duration, e.g. 3d"
+        )
+    if inputs["rules-from"] not in ("head", "base"):
+        problems.append(
+            f"rules-from {inputs['rules-from']!r}: use head or base"
+        )
+    for name in ("dry-run", "comment", "override"):
+        if inputs[name].lower() not in ("true", "false"):
+            problems.append(f"{name} {inputs[name]!r}: use true or false")
+    return problems
+
+
+def artifact_name(inputs: Mapping[str, str]) -> str:
+    """The artifact's name: one per service, so that several can run."""
+    if inputs["artifact-name"]:
+        return inputs["artifact-name"]
+    service = _NAME.sub("-", inputs["service"]).strip("-")
+    return (
+        f"gardener-gate-worklog-{service}"
+        if service
+        else ("gardener-gate-worklog")
+    )
+
+
+def run_arguments(
+    inputs: Mapping[str, str], out: Path, rules: Path
+) -> list[str]:
+    """The ``gardener-gate run`` command line for these inputs."""
+    argv = ["run", "--out", str(out)]
+    if rules.exists():
+        argv += ["--rules", str(rules)]
+    argv += ["--fail-on", inputs["fail-on"].upper()]
+    if inputs["logs"]:
+        argv += ["--logs", inputs["logs"]]
+        if inputs["revision"] != "auto":
+            argv += ["--revision", inputs["revision"]]
+    else:
+        argv += [
+            "--project",
+            inputs["project"],
+            "--service",
+            inputs["service"],
+            "--region",
+            inputs["region"],
+            "--revision",
+            inputs["revision"],
+            "--window",
+            inputs["window"],
+        ]
+    if inputs["dry-run"].lower() == "true":
+        argv.append("--dry-run")
+    return argv
+
+
+def publish_arguments(
+    inputs: Mapping[str, str], out: Path, code: str, rules: Path
+) -> list[str]:
+    """The ``gardener-gate publish`` command line for these inputs."""
+    argv = [
+        "publish",
+        "--worklog",
+        str(out),
+        "--gate-exit-code",
+        code,
+        "--artifact-name",
+        artifact_name(inputs),
+        "--rules",
+        str(rules),
+        "--override-label",
+        inputs["override-label"],
+    ]
+    if inputs["service"]:
+        argv += ["--service", inputs["service"]]
+    if inputs["override"].lower() == "true":
+        argv.append("--override")
+    if inputs["comment"].lower() != "true":
+        argv.append("--no-comment")
+    return argv
+
+
+def base_rules(inputs: Mapping[str, str], runner: Runner, into: Path) -> Path:
+    """The rules folder as the pull request's base branch has it.
+
+    Raises:
+        UsageError: the base commit or its rules cannot be had.
+    """
+    pull = runner.event.get("pull_request") or {}
+    sha = (pull.get("base") or {}).get("sha")
+    if not sha:
+        raise UsageError("rules-from: base needs a pull_request event")
+    folder = inputs["rules"].strip("/")
+    have = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True
+    )
+    if have.returncode != 0:
+        subprocess.run(
+            ["git", "fetch", "--no-tags", "--depth=1", "origin", sha],
+            capture_output=True,
+        )
+    into.mkdir(parents=True, exist_ok=True)
+    listing = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{sha}:{folder}"],
+        capture_output=True,
+        text=True,
+    )
+    if listing.returncode != 0:
+        runner.notice(f"gardener-gate: the base branch has no {folder}/")
+        return into
+    for name in listing.stdout.split():
+        if not name.endswith((".yaml", ".yml")):
+            continue
+        shown = subprocess.run(
+            ["git", "show", f"{sha}:{folder}/{name}"], capture_output=True
+        )
+        if shown.returncode != 0:
+            raise UsageError(f"cannot read {folder}/{name} at {sha}")
+        (into / name).write_bytes(shown.stdout)
+    return into
+
+
+def _run_step(runner: Runner) -> int:
+    from gardener_gate.cli import main as cli_main
+
+    inputs = read_inputs(runner.env)
+    workdir = Path(runner.env.get("RUNNER_TEMP") or ".") / "gardener-gate"
+    out = workdir / artifact_name(inputs)
+    outputs = {"out": str(out), "artifact-name": artifact_name(inputs)}
+    problems = check_inputs(inputs)
+    if problems:
+        for problem in problems:
+            runner.annotate("error", "gardener-gate inputs", problem)
+        runner.set_outputs({**outputs, "code": "2"})
+        return 0
+    rules = Path(inputs["rules"])
+    if inputs["rules-from"] == "base":
+        try:
+            rules = base_rules(inputs, runner, workdir / "base-rules")
+        except UsageError as fault:
+            runner.annotate("error", "gardener-gate rules", str(fault))
+            runner.set_outputs({**outputs, "code": "2"})
+            return 0
+    if not rules.exists():
+        runner.notice(
+            f"gardener-gate: no {inputs['rules']}/ folder; the shipped "
+            "defaults alone decide"
+        )
+    code = cli_main(run_arguments(inputs, out, rules))
+    runner.set_outputs({**outputs, "code": str(code), "rules": str(rules)})
+    return 0
+
+
+def _publish_step(runner: Runner) -> int:
+    from gardener_gate.cli import main as cli_main
+
+    inputs = read_inputs(runner.env)
+    out = runner.env.get("GATE_OUT", "")
+    code = runner.env.get("GATE_CODE", "") or "4"
+    rules = runner.env.get("GATE_RULES") or inputs["rules"]
+    cli_main(publish_arguments(inputs, Path(out), code, Path(rules)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gardener_gate.action run|publish``: the Action's steps."""
+    import os
+
+    step = (argv if argv is not None else sys.argv[1:])[:1]
+    runner = Runner(os.environ)
+    if step == ["run"]:
+        return _run_step(runner)
+    if step == ["publish"]:
+        return _publish_step(runner)
+    sys.stderr.write("usage: python -m gardener_gate.action run|publish\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

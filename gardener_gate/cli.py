@@ -159,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         "--artifact-name", metavar="NAME", help="where the full worklog is"
     )
     publish.add_argument(
+        "--service",
+        metavar="NAME",
+        help="the service the comment is about (default: the worklog's)",
+    )
+    publish.add_argument(
         "--rules",
         type=Path,
         default=Path("rules"),
@@ -302,6 +307,7 @@ def _publish(args: argparse.Namespace) -> int:
         override=args.override,
         comment=args.comment,
         max_comment_chars=args.max_comment_chars,
+        service=args.service,
     )
     step_code = publish(options, Runner(os.environ))
     print(f"gardener-gate: published; the gate's exit code is {step_code}")

@@ -49,6 +49,7 @@ class PublishOptions:
     override: bool = False
     comment: bool = True
     max_comment_chars: int = COMMENT_TARGET
+    service: str | None = None
 
 
 def marker_for(service: str | None) -> str:
@@ -315,7 +316,7 @@ def _comment(
             "the comment is skipped, the summary and artifact hold the worklog"
         )
         return
-    marker = marker_for(data["source"].get("service"))
+    marker = marker_for(options.service or data["source"].get("service"))
     limit = min(options.max_comment_chars, COMMENT_LIMIT) - len(marker) - 1
     body = (
         marker

@@ -7,6 +7,7 @@ __all__ = [
     "Frame",
     "StackTrace",
     "find_trace",
+    "is_chain_marker",
     "is_exception_line",
     "is_trace_continuation",
     "is_trace_start",
@@ -111,6 +112,11 @@ def is_trace_continuation(line: str) -> bool:
         or line.startswith(_PY_CHAIN)
         or is_trace_start(line)
     )
+
+
+def is_chain_marker(line: str) -> bool:
+    """Whether a line joins a traceback to the one that caused it."""
+    return not line.strip() or line.startswith(_PY_CHAIN)
 
 
 def is_exception_line(line: str) -> bool:

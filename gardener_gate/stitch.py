@@ -23,6 +23,7 @@ from gardener_gate.entry import LogEntry
 from gardener_gate.severity import Severity
 from gardener_gate.stacktrace import (
     find_trace,
+    is_chain_marker,
     is_exception_line,
     is_trace_continuation,
     is_trace_start,
@@ -79,7 +80,13 @@ class Stitcher:
 
 
 def _may_be_fragment(entry: LogEntry) -> bool:
-    return entry.kind == "message" and entry.payload is None
+    # An entry of several lines was written whole; only one-line text
+    # entries can be pieces of a trace.
+    return (
+        entry.kind == "message"
+        and entry.payload is None
+        and "\n" not in entry.message.strip()
+    )
 
 
 def _order(entry: LogEntry) -> tuple[float, str, int]:
@@ -109,7 +116,8 @@ def _run_end(fragments: list[LogEntry], start: int) -> int:
         if python_open and is_exception_line(line):
             end += 1
             python_open = False
-            if end < len(fragments) and is_trace_continuation(
+            # A finished trace goes on only into a chained one.
+            if end < len(fragments) and is_chain_marker(
                 _first_line(fragments[end])
             ):
                 continue
