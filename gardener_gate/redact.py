@@ -119,6 +119,21 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 
 
+# Any text that holds none of these needs no pattern run over it.
+def _scoped(pattern: str) -> str:
+    if pattern.startswith("(?i)"):
+        return f"(?i:{pattern[4:]})"
+    return f"(?:{pattern})"
+
+
+_TRIGGER = re.compile(
+    "|".join(_scoped(pattern.pattern) for pattern, _, _ in _PATTERNS) + "|@",
+    re.S,
+)
+_CACHED_LENGTH = 512
+_CACHE_SIZE = 50_000
+
+
 def clean_text(text: str) -> str:
     """Normalise text so that it is valid, visible, comparable UTF-8."""
     if text.isascii():
@@ -142,10 +157,27 @@ class Redactor:
     ) -> None:
         self._extra = [compile_pattern(pattern) for pattern in extra]
         self._keep_service_accounts = not redact_service_accounts
+        # Revision names, loggers, user agents and templates repeat in
+        # every entry; each is redacted once.
+        self._cache: dict[str, str] = {}
 
     def text(self, text: str) -> str:
         """Redact one string."""
+        if len(text) <= _CACHED_LENGTH:
+            known = self._cache.get(text)
+            if known is not None:
+                return known
+            redacted = self._redact(text)
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            self._cache[text] = redacted
+            return redacted
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
         text = clean_text(text)
+        if not self._extra and not _TRIGGER.search(text):
+            return text
         for pattern, replacement, hint in _PATTERNS:
             if hint and hint not in text:
                 continue
