@@ -34,7 +34,7 @@ from typing import Any
 
 from gardener_gate.clock import format_time
 from gardener_gate.entry import LogEntry
-from gardener_gate.masking import mask, template_route
+from gardener_gate.masking import mask, shape, template_route
 from gardener_gate.severity import Severity
 from gardener_gate.stacktrace import StackTrace
 
@@ -50,7 +50,7 @@ _STRING_CHARS = 500
 # A position of a template whose value varies across at least this many
 # clusters (all else equal) is a variable; fewer distinct words there are
 # kept apart, since "shipped" and "cancelled" are different events.
-_VARIABLE_WORDS = 6
+_VARIABLE_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +218,7 @@ class _Stats:
     stack: StackTrace | None = None
     first_version: tuple[datetime | None, str] | None = None
     first_summary: tuple[tuple[float, str, int], str] | None = None
+    members: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, event: LogEntry) -> None:
         self.count += 1
@@ -270,6 +271,7 @@ class _Stats:
         self.breakdown.setdefault(name, _Breakdown()).add(value, count)
 
     def absorb(self, other: _Stats) -> None:
+        self.members.extend(other.members)
         self.count += other.count
         for moment in (other.first_seen, other.last_seen):
             if moment is None:
@@ -345,9 +347,15 @@ class Clusterer:
         self._max = max_clusters
         self.traffic = Traffic()
         self.overflow = 0
+        self.assignment: dict[tuple[str, str], str] = {}
 
-    def add(self, event: LogEntry) -> None:
-        """Count one event into its cluster, or into the traffic baseline."""
+    def add(self, event: LogEntry) -> tuple[str, str] | None:
+        """Count one event into its cluster, or into the traffic baseline.
+
+        Returns the shape the event was counted under (None for traffic);
+        after ``clusters()``, ``assignment`` maps each shape to its
+        cluster's id.
+        """
         http_status = event.http.status if event.http is not None else None
         if (
             event.http is not None
@@ -357,7 +365,7 @@ class Clusterer:
             self.traffic.count += 1
             self.traffic.by_status[http_status] += 1
             self.traffic.latencies.add(event.http.latency)
-            return
+            return None
         kind, key, title = _identify(event)
         stats = self._stats.get((kind, key))
         if stats is None:
@@ -370,14 +378,25 @@ class Clusterer:
                 stats = self._stats.get((kind, key))
             if stats is None:
                 stats = _Stats(kind, key, title, event.severity, http_status)
+                stats.members.append((kind, key))
                 self._stats[(kind, key)] = stats
+        elif kind == "message" and title < stats.title:
+            # Events of one shape can read differently (vis=<NUM> and
+            # vis=<HEX>); the title is the same whatever the input order.
+            stats.title = title
         stats.severity = max(stats.severity, event.severity)
         stats.add(event)
+        return kind, key
 
     def clusters(self) -> list[Cluster]:
         """The clusters, with variable words merged, most events first."""
         merged = _merge_variables(list(self._stats.values()))
-        frozen = [stats.freeze() for stats in merged]
+        frozen = []
+        for stats in merged:
+            cluster = stats.freeze()
+            frozen.append(cluster)
+            for member in stats.members:
+                self.assignment[member] = cluster.id
         frozen.sort(key=lambda c: (-c.count, c.id))
         return frozen
 
@@ -398,7 +417,7 @@ def _identify(event: LogEntry) -> tuple[str, str, str]:
             title = f"{stack.exception} in {culprit.function} ({culprit.file})"
         return "trace", title, title
     template = mask(event.message)
-    return "message", f"{event.severity.name}\0{template}", template
+    return "message", f"{event.severity.name}\0{shape(template)}", template
 
 
 def _http_title(status: int | None) -> str:
@@ -500,40 +519,42 @@ def _merge_variables(stats: Iterable[_Stats]) -> list[_Stats]:
     rest: list[_Stats] = []
     groups: dict[tuple[str, int], list[_Stats]] = {}
     for item in stats:
-        if item.kind != "message":
+        if item.kind != "message" or item.key == "overflow":
             rest.append(item)
             continue
-        severity = item.key.split("\0", 1)[0]
-        groups.setdefault((severity, len(item.title.split(" "))), []).append(
-            item
-        )
+        severity, _, form = item.key.partition("\0")
+        groups.setdefault((severity, len(form.split(" "))), []).append(item)
     for (severity, _), members in sorted(groups.items()):
         rest.extend(_merge_group(severity, members))
     return rest
 
 
+def _tokens(item: _Stats) -> list[str]:
+    return item.key.partition("\0")[2].split(" ")
+
+
 def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
+    members.sort(key=lambda s: s.key)
     changed = True
     while changed and len(members) > 1:
         changed = False
-        width = len(members[0].title.split(" "))
-        for position in range(width):
+        width = len(_tokens(members[0]))
+        # The first word names the event ("cupsd startup succeeded" and
+        # "klogd startup succeeded" are two events), so it never varies.
+        for position in range(1, width):
             buckets: dict[tuple[str, ...], list[_Stats]] = {}
             for item in members:
-                tokens = item.title.split(" ")
+                tokens = _tokens(item)
                 hole = tuple(
                     tokens[:position] + ["\0"] + tokens[position + 1 :]
                 )
                 buckets.setdefault(hole, []).append(item)
-            for hole, group in buckets.items():
+            for hole, group in sorted(buckets.items()):
                 if len(group) < 2 or not _is_variable(group, position):
                     continue
-                group.sort(key=lambda s: (-s.count, s.title))
+                group.sort(key=lambda s: (-s.count, s.key))
                 keep = group[0]
-                tokens = list(hole)
-                tokens[position] = _wildcard(keep.title.split(" ")[position])
-                keep.title = " ".join(tokens)
-                keep.key = f"{severity}\0{keep.title}"
+                _widen(keep, severity, list(hole), position)
                 for other in group[1:]:
                     keep.absorb(other)
                     members.remove(other)
@@ -543,8 +564,29 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
     return members
 
 
+def _widen(
+    keep: _Stats, severity: str, tokens: list[str], position: int
+) -> None:
+    wildcard = _wildcard(_tokens(keep)[position])
+    tokens[position] = wildcard
+    keep.key = f"{severity}\0{' '.join(tokens)}"
+    title = keep.title.split(" ")
+    if len(title) == len(tokens):
+        title[position] = wildcard
+        keep.title = " ".join(title)
+    else:
+        keep.title = " ".join(tokens)
+
+
 def _is_variable(group: list[_Stats], position: int) -> bool:
-    values = {item.title.split(" ")[position] for item in group}
+    values = {_tokens(item)[position] for item in group}
+    constant = sum(1 for token in _tokens(group[0]) if "<*>" not in token) - 1
+    if constant < 2:
+        # Too little would be left to tell the events apart.
+        return False
+    if "<*>" in values:
+        # A position already variable takes in a plain value too.
+        return True
     prefixes = {_key_prefix(value) for value in values}
     if len(prefixes) == 1 and next(iter(prefixes)):
         return True

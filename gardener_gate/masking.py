@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "MAX_TEMPLATE_INPUT",
     "mask",
+    "shape",
     "template_route",
 ]
 
@@ -23,6 +24,14 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s\"'<>()\[\]{}|,]+")
 _UUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{12}\b"
+)
+_TLDS = (
+    "com|net|org|edu|gov|mil|int|io|info|biz|co|us|uk|de|fr|nl|eu|jp|cn|ru"
+    "|br|mx|au|ca|in|it|es|ch|se|no|pl|kr|tw|hk|sg|om|ar|za|local|internal"
+)
+_HOST = re.compile(
+    rf"(?<![\w.@/<>-])(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![\w.-])",
+    re.IGNORECASE,
 )
 _PATH = re.compile(r"(?<![\w:/.<>~-])(?:/[\w.\-~%@+{}]+)+/?")
 _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])")
@@ -42,7 +51,18 @@ _HEX = re.compile(
     r"\b0x[0-9a-fA-F]+\b|(?<![\w])(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])"
     r"[0-9a-fA-F]{8,}(?![\w])"
 )
-_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)[-+]?\d+(?:[.,]\d+)*(?![\w]|\.\d)")
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9])(?<!\d\.)[-+]?\d+(?:[.,]\d+)*(?![A-Za-z0-9]|\.\d)"
+)
+_SPACED_SIZE = re.compile(r"<NUM> (?:[kKMGT]i?B|B|bytes)(?![\w])")
+_TIME = re.compile(
+    r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? )?"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2},? "
+    r"\d{1,2}:\d\d:\d\d(?:\.\d+)?(?: \d{4})?"
+    r"|\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
+    r"(?:Z|[+-]\d\d:?\d\d)?"
+    r"|\b\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\b"
+)
 _METHOD = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\b")
 _SPACE = re.compile(r"\s+")
 _ID_SEGMENT = re.compile(
@@ -62,14 +82,63 @@ def mask(text: str) -> str:
         text = _IPV6.sub(_ipv6, text)
     if "." in text:
         text = _IPV4.sub("<IP>", text)
+    if "." in text:
+        text = _HOST.sub("<HOST>", text)
     if "/" in text:
         text = _PATH.sub("<PATH>", text)
+    if ":" in text:
+        text = _TIME.sub("<TIME>", text)
     text = _DURATION.sub("<DURATION>", text)
     text = _SIZE.sub("<NUM>", text)
     text = _HEX.sub("<HEX>", text)
     text = _NUMBER.sub("<NUM>", text)
+    if "<NUM> " in text:
+        text = _SPACED_SIZE.sub("<NUM>", text)
     text = _METHOD.sub("<METHOD>", text)
     return _SPACE.sub(" ", text).strip()
+
+
+_PLACEHOLDER = re.compile(r"<[A-Z*]+>")
+# An empty value where a variable usually stands: "connection from <IP> ()".
+_EMPTY_VALUES = frozenset({"()", "[]", "{}", '""', "''"})
+_QUOTED = re.compile(r"\"[^\"]{0,200}\"|'[^']{0,200}'")
+
+
+def shape(template: str) -> str:
+    """What a template groups on: every variable part one ``<*>``.
+
+    A token that holds a placeholder (``node-<NUM>``, ``vis=<HEX>``) is a
+    variable as a whole, keeping only a ``key=`` in front; quoted text is
+    a value; runs of repeated variables fold into one, so that a list of
+    three nodes and a list of five give the same shape.
+    """
+    if "'" in template or '"' in template:
+        template = _QUOTED.sub("<*>", template)
+    tokens = []
+    for token in template.split(" "):
+        if token in _EMPTY_VALUES:
+            token = "<*>"
+        elif "<" in token and _PLACEHOLDER.search(token):
+            head, sign, _ = token.partition("=")
+            token = f"{head}=<*>" if sign and "<" not in head else "<*>"
+        if not tokens or token != tokens[-1] or "<*>" not in token:
+            tokens.append(token)
+    return " ".join(_fold_repeats(tokens))
+
+
+def _fold_repeats(tokens: list[str]) -> list[str]:
+    for width in (2, 3):
+        folded: list[str] = []
+        for token in tokens:
+            folded.append(token)
+            if (
+                len(folded) >= 2 * width
+                and folded[-width:] == folded[-2 * width : -width]
+                and any("<*>" in t for t in folded[-width:])
+            ):
+                del folded[-width:]
+        tokens = folded
+    return tokens
 
 
 def template_route(url: str) -> str:
