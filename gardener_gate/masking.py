@@ -114,7 +114,7 @@ def shape(template: str) -> str:
     """
     if "'" in template or '"' in template:
         template = _QUOTED.sub("<*>", template)
-    tokens = []
+    tokens: list[str] = []
     for token in template.split(" "):
         if token in _EMPTY_VALUES:
             token = "<*>"
