@@ -561,7 +561,38 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
                 changed = True
             if changed:
                 break
+        if not changed:
+            changed = _merge_pairs(severity, members, width)
     return members
+
+
+def _merge_pairs(severity: str, members: list[_Stats], width: int) -> bool:
+    # Two key=value tokens can vary together (name=android, ws=null and
+    # name=com.android.phone, ws=WorkSource{1}); no single position then
+    # differs alone, so pairs of value positions are tried.
+    for first in range(1, width):
+        for second in range(first + 1, width):
+            buckets: dict[tuple[str, ...], list[_Stats]] = {}
+            for item in members:
+                tokens = _tokens(item)
+                tokens[first] = tokens[second] = "\0"
+                buckets.setdefault(tuple(tokens), []).append(item)
+            for _, group in sorted(buckets.items()):
+                if len(group) < 2 or not all(
+                    _is_value_position({_tokens(i)[p] for i in group})
+                    for p in (first, second)
+                ):
+                    continue
+                group.sort(key=lambda s: (-s.count, s.key))
+                keep = group[0]
+                tokens = _tokens(keep)
+                _widen(keep, severity, tokens, first)
+                _widen(keep, severity, _tokens(keep), second)
+                for other in group[1:]:
+                    keep.absorb(other)
+                    members.remove(other)
+                return True
+    return False
 
 
 def _widen(
@@ -580,17 +611,22 @@ def _widen(
 
 def _is_variable(group: list[_Stats], position: int) -> bool:
     values = {_tokens(item)[position] for item in group}
-    constant = sum(1 for token in _tokens(group[0]) if "<*>" not in token) - 1
-    if constant < 2:
+    if _is_value_position(values):
+        return True
+    constant = sum(1 for token in _tokens(group[0]) if "<*>" not in token)
+    if constant - 1 < 2:
         # Too little would be left to tell the events apart.
         return False
+    return len(values) >= _VARIABLE_WORDS
+
+
+def _is_value_position(values: set[str]) -> bool:
+    """Whether a position holds values: a variable, or one key's values."""
     if "<*>" in values:
         # A position already variable takes in a plain value too.
         return True
     prefixes = {_key_prefix(value) for value in values}
-    if len(prefixes) == 1 and next(iter(prefixes)):
-        return True
-    return len(values) >= _VARIABLE_WORDS
+    return len(prefixes) == 1 and bool(next(iter(prefixes)))
 
 
 def _key_prefix(token: str) -> str:

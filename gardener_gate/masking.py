@@ -101,6 +101,11 @@ def mask(text: str) -> str:
 _PLACEHOLDER = re.compile(r"<[A-Z*]+>")
 # An empty value where a variable usually stands: "connection from <IP> ()".
 _EMPTY_VALUES = frozenset({"()", "[]", "{}", '""', "''"})
+# true, false and null are values, whatever key they stand under.
+_LITERALS = frozenset({"true", "false", "null"})
+_KEY_LITERAL = re.compile(
+    r"^([\w.\[\]-]+[:=])(true|false|null|none|nil)([,;)\]]?)$", re.I
+)
 _QUOTED = re.compile(r"\"[^\"]{0,200}\"|'[^']{0,200}'")
 
 
@@ -116,14 +121,21 @@ def shape(template: str) -> str:
         template = _QUOTED.sub("<*>", template)
     tokens: list[str] = []
     for token in template.split(" "):
-        if token in _EMPTY_VALUES:
+        if token in _EMPTY_VALUES or token.lower() in _LITERALS:
             token = "<*>"
         elif "<" in token and _PLACEHOLDER.search(token):
             head, sign, _ = token.partition("=")
             token = f"{head}=<*>" if sign and "<" not in head else "<*>"
+        else:
+            token = _literal_value(token)
         if not tokens or token != tokens[-1] or "<*>" not in token:
             tokens.append(token)
     return " ".join(_fold_repeats(tokens))
+
+
+def _literal_value(token: str) -> str:
+    found = _KEY_LITERAL.match(token)
+    return f"{found.group(1)}<*>{found.group(3)}" if found else token
 
 
 def _fold_repeats(tokens: list[str]) -> list[str]:
