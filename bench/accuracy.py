@@ -60,8 +60,10 @@ def main() -> None:
     for system, row in figures["systems"].items():  # type: ignore[union-attr]
         print(f"{system:<12} {row['ga']:>7.4f} {row['drain3_ga']:>7.4f}")
     average = figures["average"]
-    print(f"{'average':<12} {average['ga']:>7.4f} "  # type: ignore[index]
-          f"{average['drain3_ga']:>7.4f}")  # type: ignore[index]
+    print(
+        f"{'average':<12} {average['ga']:>7.4f} "  # type: ignore[index]
+        f"{average['drain3_ga']:>7.4f}"
+    )  # type: ignore[index]
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

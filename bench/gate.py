@@ -1,0 +1,79 @@
+"""The whole gate on a large NDJSON file, beside a bare parse of it.
+
+    python -m bench.gate --entries /tmp/entries.ndjson [--runs 3]
+
+Both run as separate processes: ``gardener-gate run`` end to end, and a
+loop that only parses each line with the JSON library the gate uses. The
+table gives wall time (median of the runs) and peak memory (largest RSS)
+of each, and the ratio of the wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE_PARSE = (
+    "import json, sys\n"
+    "with open(sys.argv[1], 'rb') as handle:\n"
+    "    for line in handle:\n"
+    "        if line.strip():\n"
+    "            json.loads(line)\n"
+)
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MiB of one run of ``command``."""
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        sys.exit(f"{command[0]} failed: {done.stderr.decode()[-500:]}")
+    # Children are waited for one at a time, so the peak is this run's or
+    # an earlier, larger one; runs are ordered so that the gate comes last.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=Path, required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    bare = [sys.executable, "-c", BARE_PARSE, str(args.entries)]
+    with tempfile.TemporaryDirectory() as out:
+        gate = [
+            sys.executable,
+            "-m",
+            "gardener_gate",
+            "run",
+            "--logs",
+            str(args.entries),
+            "--out",
+            out,
+            "--dry-run",
+        ]
+        bare_runs = [measure(bare) for _ in range(args.runs)]
+        gate_runs = [measure(gate) for _ in range(args.runs)]
+    bare_wall = statistics.median(w for w, _ in bare_runs)
+    gate_wall = statistics.median(w for w, _ in gate_runs)
+    print(f"{'command':<12} {'wall s (median)':>16} {'peak MiB':>10}")
+    print(
+        f"{'bare parse':<12} {bare_wall:>16.2f} "
+        f"{max(p for _, p in bare_runs):>10.0f}"
+    )
+    print(
+        f"{'gate':<12} {gate_wall:>16.2f} "
+        f"{max(p for _, p in gate_runs):>10.0f}"
+    )
+    print(f"ratio gate/bare parse: {gate_wall / bare_wall:.2f}")
+
+
+if __name__ == "__main__":
+    main()
