@@ -474,7 +474,7 @@ def _sample(event: LogEntry) -> dict[str, Any]:
             "userAgent": event.http.user_agent[:_STRING_CHARS],
         }
     if event.payload is not None:
-        sample["payload"] = _trim_payload(event.payload)
+        sample["payload"] = _trim_payload(dict(event.payload))
     if event.notes:
         sample["notes"] = list(event.notes)
     return sample

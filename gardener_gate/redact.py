@@ -19,7 +19,7 @@ __all__ = [
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from gardener_gate.entry import HttpRequest, LogEntry
@@ -228,9 +228,11 @@ class Redactor:
             version=self._optional(entry.version),
             notes=tuple(self.text(note) for note in entry.notes),
             message=self.text(entry.message),
-            labels=self.value(dict(entry.labels)),
+            labels=_Redacted(entry.labels, self) if entry.labels else {},
             payload=(
-                None if entry.payload is None else self.value(entry.payload)
+                None
+                if entry.payload is None
+                else _Redacted(entry.payload, self)
             ),
             http=None if entry.http is None else self._http(entry.http),
             logger=self._optional(entry.logger),
@@ -255,3 +257,33 @@ class Redactor:
         if self._keep_service_accounts and address.endswith(_SERVICE_ACCOUNT):
             return address
         return "<EMAIL>"
+
+
+class _Redacted(Mapping[str, Any]):
+    """A payload redacted when first read.
+
+    Only the few entries kept as samples are ever read whole; redacting
+    every payload up front cost more than the rest of the gate together.
+    """
+
+    __slots__ = ("_raw", "_redactor", "_done")
+
+    def __init__(self, raw: Mapping[str, Any], redactor: Redactor) -> None:
+        self._raw = raw
+        self._redactor = redactor
+        self._done: dict[str, Any] | None = None
+
+    def _redacted(self) -> dict[str, Any]:
+        if self._done is None:
+            self._done = self._redactor.value(dict(self._raw))
+            self._raw = {}
+        return self._done
+
+    def __getitem__(self, key: str) -> Any:
+        return self._redacted()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._redacted())
+
+    def __len__(self) -> int:
+        return len(self._redacted())
