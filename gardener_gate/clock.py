@@ -27,19 +27,19 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with ``Z``, microseconds only when there are any."""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC).replace(tzinfo=None)
+    # isoformat pads the year (0001), which strftime does not everywhere.
+    spec = "microseconds" if moment.microsecond else "seconds"
+    return moment.isoformat(timespec=spec) + "Z"
 
 
 def parse_window(text: str) -> timedelta:
@@ -49,7 +49,11 @@ def parse_window(text: str) -> timedelta:
         UsageError: the text is not a positive duration.
     """
     match = _WINDOW.match(text)
-    if match is None or float(match.group(1)) <= 0:
+    if (
+        match is None
+        or float(match.group(1)) <= 0
+        or float(match.group(1)) * _UNIT_SECONDS[match.group(2)] > 3.2e9
+    ):
         raise UsageError(
             f"--window {text!r}: expected a positive duration such as 3d, "
             "72h or 90m"

@@ -29,7 +29,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from gardener_gate.clock import format_time
@@ -39,6 +39,7 @@ from gardener_gate.severity import Severity
 from gardener_gate.stacktrace import StackTrace
 
 ALGORITHM = "c1"
+_LATEST = datetime.max.replace(tzinfo=UTC)
 SAMPLES = 3
 MAX_CLUSTERS = 5000
 _BREAKDOWN_KEYS = 50
@@ -237,8 +238,7 @@ class _Stats:
             self.stack = event.stack
         if event.version and (
             self.first_version is None
-            or (moment or datetime.max)
-            < (self.first_version[0] or datetime.max)
+            or (moment or _LATEST) < (self.first_version[0] or _LATEST)
         ):
             self.first_version = (moment, event.version)
         self._count_parts(event)

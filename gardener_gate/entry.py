@@ -16,6 +16,7 @@ __all__ = [
 ]
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,10 @@ class LogEntry:
     payload: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = ()
     fragments: int = 1
+    # A JSON value written out as the message (a payload without a message
+    # key, a textPayload that is an object): redaction rewrites the message
+    # from it, so that secrets under their keys are caught there too.
+    flattened: object = None
 
     @property
     def stream(self) -> str:
@@ -99,6 +104,10 @@ def normalize(seq: int, value: object) -> LogEntry | str:
 
 
 def _json_type(value: object) -> str:
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
     if isinstance(value, list):
         return "array"
     if value is None:
@@ -161,12 +170,15 @@ def _from_entry(seq: int, raw: dict[str, Any]) -> LogEntry | str:
     logger = None
     location_hint = None
     version = None
+    flattened: object = None
     if isinstance(proto, dict):
         kind = "audit"
         message = _audit_summary(proto)
         severity = top
     elif isinstance(payload, dict):
         message, stack = _payload_message(payload)
+        if stack is None and _find_message(payload, depth=0) is None:
+            flattened = payload
         level = _payload_level(payload)
         severity = level if level is not None else top
         logger = _first_text(payload, ("logger", "name", "logger_name"))
@@ -176,6 +188,7 @@ def _from_entry(seq: int, raw: dict[str, Any]) -> LogEntry | str:
     else:
         text = raw.get("textPayload")
         if text is not None and not isinstance(text, str):
+            flattened = text
             text = _text(text)
         severity, logger, message = _level_from_text(text or "", top)
         stack = find_trace(message) if "\n" in message else None
@@ -216,6 +229,7 @@ def _from_entry(seq: int, raw: dict[str, Any]) -> LogEntry | str:
         if isinstance(proto, dict)
         else None,
         notes=tuple(notes),
+        flattened=flattened,
     )
 
 
@@ -241,7 +255,10 @@ def _optional_text(value: object) -> str | None:
 def _severity_name(value: object) -> str:
     if value is None or value == "":
         return "DEFAULT"
-    return _text(value).upper()
+    known = parse_level(value, "cloud")
+    if isinstance(value, str) and known is not None:
+        return value.strip().upper()[:20]
+    return known.name if known is not None else "(unrecognised)"
 
 
 def _level_from_text(
@@ -395,7 +412,9 @@ def _http_request(value: object) -> HttpRequest | None:
     notes: list[str] = []
     status = _status(value.get("status"))
     if status is None and value.get("status") not in (None, ""):
-        notes.append(f"unreadable HTTP status {_text(value.get('status'))!r}")
+        notes.append(
+            f"unreadable HTTP status (a JSON {_json_type(value['status'])})"
+        )
     latency, note = _latency(value.get("latency"))
     if note:
         notes.append(note)
@@ -412,10 +431,13 @@ def _http_request(value: object) -> HttpRequest | None:
 def _status(value: object) -> int | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and 0 < value < 1000:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    if isinstance(value, str) and value.strip().isdecimal():
+        text = value.strip()
+        number = int(text) if len(text) < 5 else 0
         return number if 0 < number < 1000 else None
     return None
 
@@ -424,18 +446,28 @@ def _latency(value: object) -> tuple[float | None, str | None]:
     if value is None or value == "":
         return None, None
     if isinstance(value, dict):
-        seconds = value.get("seconds", 0)
-        nanos = value.get("nanos", 0)
         try:
-            return float(seconds) + float(nanos) / 1e9, None
-        except (TypeError, ValueError):
-            return None, f"unreadable latency {_text(value)!r}"
+            seconds = (
+                float(value.get("seconds", 0))
+                + float(value.get("nanos", 0)) / 1e9
+            )
+        except (TypeError, ValueError, OverflowError):
+            return None, "unreadable latency (not a duration)"
+        return _finite(seconds, None)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value), "latency without unit, read as seconds"
-    text = _text(value).strip()
+        return _finite(float(value), "latency without unit, read as seconds")
+    text = _text(value).strip()[:40]
     try:
         if text.endswith("s"):
-            return float(text[:-1]), None
-        return float(text), "latency without unit, read as seconds"
-    except ValueError:
-        return None, f"unreadable latency {text!r}"
+            return _finite(float(text[:-1]), None)
+        return _finite(float(text), "latency without unit, read as seconds")
+    except (ValueError, OverflowError):
+        return None, "unreadable latency (not a duration)"
+
+
+def _finite(
+    seconds: float, note: str | None
+) -> tuple[float | None, str | None]:
+    if not math.isfinite(seconds) or seconds < 0 or seconds > 1e7:
+        return None, "unreadable latency (out of range)"
+    return seconds, note

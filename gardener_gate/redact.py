@@ -17,6 +17,7 @@ __all__ = [
 ]
 
 import dataclasses
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,14 +25,20 @@ from typing import Any
 
 from gardener_gate.entry import HttpRequest, LogEntry
 from gardener_gate.rules.model import compile_pattern
+from gardener_gate.stacktrace import find_trace
 
 REDACTED = "<REDACTED>"
 
-_SECRET_KEY = re.compile(
-    r"(?i)(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|"
-    r"authorization|cookie|session|credential|private[_-]?key|"
-    r"access[_-]?key|account[_-]?key|signature|x-api-key)"
+# Words that make a key secret, wherever they stand in it (db_pass,
+# sessionToken, aws_secret_access_key); "auth" and "authorization", but
+# not "author" or "authenticationInfo".
+_SECRET_WORDS = (
+    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|"
+    r"auth(?:orization|[_-]?token)?(?![a-z])|credential|cookie|session|"
+    r"jwt|private[_-]?key|"
+    r"access[_-]?key|account[_-]?key|signature|x-api-key"
 )
+_SECRET_KEY = re.compile(rf"(?i)({_SECRET_WORDS})")
 _ADDRESS_KEY = re.compile(
     r"(?i)^(caller_?ip|remote_?ip|client_?ip|"
     r"x-forwarded-for|x-real-ip)$"
@@ -42,30 +49,45 @@ _CONTROL = re.compile(
     "\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
+# Bounded parts keep the search linear on long runs of letters: a local
+# part is at most 64 characters, a domain label 63 (RFC 5321). Letters of
+# any script count, and %40 is an @ in a URL.
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]{1,64}(?:@|%40)(?:[\w-]{1,63}\.){1,8}"
+    r"[^\W\d_]{2,24}(?![\w-])"
+)
 _SERVICE_ACCOUNT = ".gserviceaccount.com"
 
-# Each pattern with the text that replaces it; applied in this order.
+# Each pattern with the text that replaces it; applied in this order. The
+# hint is a substring the pattern cannot match without.
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
-            r"(.*?-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|.*)",
+            r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----"
+            r"(.*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----|.*)",
             re.S,
         ),
         REDACTED,
         "PRIVATE KEY",
     ),
     (
+        # Base64 DER of a key or certificate, without its PEM lines.
+        re.compile(r"\bMII[A-Za-z0-9+/]{32,}={0,2}"),
+        REDACTED,
+        "MII",
+    ),
+    (
         re.compile(
-            r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
+            r"\beyJ[A-Za-z0-9_\-]{4,4096}\.[A-Za-z0-9_\-]{4,8192}"
+            r"\.[A-Za-z0-9_\-]{0,4096}"
         ),
         "<JWT>",
         "eyJ",
     ),
     (
         re.compile(
-            r"(?i)\b(bearer|basic|token)(\s+)(?!<)[A-Za-z0-9\-._~+/]{8,}=*"
+            r"(?i)\b(bearer|basic|token)(\s{1,8})(?!<)[A-Za-z0-9\-._~+/]{8,4096}"
+            r"=*"
         ),
         r"\1\2" + REDACTED,
         "",
@@ -73,23 +95,34 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(
             r"\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"
-            r"|\bAIza[0-9A-Za-z_\-]{20,}"
-            r"|\bya29\.[0-9A-Za-z_\-.]+"
-            r"|\b1//0[0-9A-Za-z_\-]{8,}"
-            r"|\bgh[pousr]_[A-Za-z0-9]{20,}"
-            r"|\bgithub_pat_[A-Za-z0-9_]{20,}"
-            r"|\bxox[abposr]-[A-Za-z0-9\-]{10,}"
-            r"|\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,}"
-            r"|\bglpat-[A-Za-z0-9_\-]{20,}"
+            r"|\bAIza[0-9A-Za-z_\-]{20,200}"
+            r"|\bya29\.[0-9A-Za-z_\-.]{1,4096}"
+            r"|\b1//0[0-9A-Za-z_\-]{8,1024}"
+            r"|\bgh[pousr]_[A-Za-z0-9]{20,255}"
+            r"|\bgithub_pat_[A-Za-z0-9_]{20,255}"
+            r"|\bxox[abposr]-[A-Za-z0-9\-]{10,255}"
+            r"|\b(sk|rk)_(live|test)_[A-Za-z0-9]{16,255}"
+            r"|\bglpat-[A-Za-z0-9_\-]{20,255}"
             r"|\bnpm_[A-Za-z0-9]{36}\b"
+            r"|\bSG\.[A-Za-z0-9_\-]{16,64}\.[A-Za-z0-9_\-]{16,128}"
+            r"|hooks\.slack\.com/services/[A-Za-z0-9/]{1,256}"
         ),
         REDACTED,
         "",
     ),
     (
+        # scheme://user:@host: a user name with an empty password.
+        re.compile(
+            r"\b([a-zA-Z][a-zA-Z0-9+.\-]{0,30}://)[^\s:/@<>]{1,256}(:@)"
+        ),
+        r"\1" + REDACTED + r"\2",
+        ":@",
+    ),
+    (
         # scheme://user:password@host keeps the user and the host.
         re.compile(
-            r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@<>]*:)([^\s@/<>]+)(@)"
+            r"\b([a-zA-Z][a-zA-Z0-9+.\-]{0,30}://[^\s:/@<>]{0,256}:)"
+            r"([^\s@/<>]{1,1024})(@)"
         ),
         r"\1" + REDACTED + r"\3",
         "://",
@@ -99,27 +132,40 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
             r"(?i)([?&;](code|token|access_token|refresh_token|id_token|key|"
             r"api_key|apikey|sig|signature|password|pass|secret|"
             r"client_secret|auth|session|x-amz-signature|x-goog-signature)="
-            r")(?!<)[^&\s#\"'<>]+"
+            r")(?!<)[^&\s#\"'<>]{1,4096}"
         ),
         r"\1" + REDACTED,
         "=",
     ),
-    (
-        re.compile(
-            r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|"
-            r"access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|"
-            r"client[_-]?secret|account[_-]?key|sharedaccesskey|private[_-]?key"
-            r"|authorization|x-api-key)"
-            r"([\"']?\s*[:=]\s*[\"']?)(?!<|(?i:bearer|basic|token)\s)"
-            r"([^\s\"',;&}\]]+)"
-        ),
-        r"\1\2" + REDACTED,
-        "",
-    ),
+)
+# key=value and "key": "value" where the key names a secret: the word is
+# found first, then what follows it is checked, which keeps the search
+# linear; a quoted value goes whole, spaces and all.
+_SECRET_WORD = re.compile(rf"(?i)(?:{_SECRET_WORDS})")
+_ASSIGNED = re.compile(
+    r"[\w.\-]{0,40}([\"']?\s{0,4}[:=]\s{0,4})"
+    r"(?![\"']?(?:<|(?i:bearer|basic|token)\s))"
+    r"(\"[^\"]{0,4096}\"|'[^']{0,4096}'|[^\s\"',;&}\]]{1,4096})"
 )
 
 
-# Any text that holds none of these needs no pattern run over it.
+def _redact_assignments(text: str) -> str:
+    parts = []
+    done = 0
+    for word in _SECRET_WORD.finditer(text):
+        if word.start() < done:
+            continue
+        found = _ASSIGNED.match(text, word.end())
+        if found is None:
+            continue
+        parts += [text[done : found.start(2)], REDACTED]
+        done = found.end(2)
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 def _scoped(pattern: str) -> str:
     if pattern.startswith("(?i)"):
         return f"(?i:{pattern[4:]})"
@@ -127,10 +173,12 @@ def _scoped(pattern: str) -> str:
 
 
 _TRIGGER = re.compile(
-    "|".join(_scoped(pattern.pattern) for pattern, _, _ in _PATTERNS) + "|@",
+    "|".join(_scoped(pattern.pattern) for pattern, _, _ in _PATTERNS)
+    + f"|{_scoped(_SECRET_WORD.pattern)}|@|%40",
     re.S,
 )
 _CACHED_LENGTH = 512
+_FLATTENED_CHARS = 4000
 _CACHE_SIZE = 50_000
 
 
@@ -144,7 +192,9 @@ def clean_text(text: str) -> str:
     text = _SURROGATE.sub("\ufffd", text)
     text = _ANSI.sub("", text)
     text = _CONTROL.sub("", text.replace("\r\n", "\n"))
-    return unicodedata.normalize("NFC", text)
+    # NFKC folds look-alikes (a fullwidth @, ligatures) into the plain
+    # characters that patterns and clusters expect.
+    return unicodedata.normalize("NFKC", text)
 
 
 class Redactor:
@@ -182,7 +232,8 @@ class Redactor:
             if hint and hint not in text:
                 continue
             text = pattern.sub(replacement, text)
-        if "@" in text:
+        text = _redact_assignments(text)
+        if "@" in text or "%40" in text:
             text = _EMAIL.sub(self._email, text)
         for extra in self._extra:
             text = extra.sub(REDACTED, text)
@@ -200,7 +251,7 @@ class Redactor:
             return REDACTED
         if isinstance(value, Mapping):
             return {
-                clean_text(str(k)): self.value(v, str(k), depth + 1)
+                self.text(str(k)): self.value(v, str(k), depth + 1)
                 for k, v in value.items()
             }
         if isinstance(value, list):
@@ -209,11 +260,17 @@ class Redactor:
 
     def entry(self, entry: LogEntry) -> LogEntry:
         """Redact every text field of an entry."""
-        stack = entry.stack
-        if stack is not None:
-            stack = dataclasses.replace(
-                stack, message=self.text(stack.message)
+        if entry.flattened is not None:
+            shown = json.dumps(
+                self.value(entry.flattened), sort_keys=True, ensure_ascii=False
             )
+            message = self.text(shown[:_FLATTENED_CHARS])
+        else:
+            message = self.text(entry.message)
+        # A trace is read again from the redacted text: its title, frames
+        # and location are shown, and paths or exception names can hold
+        # addresses and tokens as well as the message can.
+        stack = find_trace(message) if entry.stack is not None else None
         return dataclasses.replace(
             entry,
             insert_id=self.text(entry.insert_id),
@@ -227,7 +284,8 @@ class Redactor:
             trace_id=self._optional(entry.trace_id),
             version=self._optional(entry.version),
             notes=tuple(self.text(note) for note in entry.notes),
-            message=self.text(entry.message),
+            message=message,
+            flattened=None,
             labels=_Redacted(entry.labels, self) if entry.labels else {},
             payload=(
                 None

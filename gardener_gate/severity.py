@@ -8,6 +8,7 @@ __all__ = [
 ]
 
 import enum
+import math
 
 
 class Severity(enum.IntEnum):
@@ -77,12 +78,14 @@ def parse_level(value: object, numbering: str = "pino") -> Severity | None:
         return None
     if isinstance(value, str):
         word = value.strip().lower()
-        if word.isdigit():
+        if word.isdecimal() and len(word) < 10:
             return parse_level(int(word), numbering)
         return _WORDS.get(word)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, int | float):
         if numbering == "cloud":
-            return _from_cloud_number(int(value))
+            return _from_cloud_number(int(min(max(value, -1), 1000)))
         table = _PYTHON if numbering == "python" else _PINO
         for floor, severity in table:
             if value >= floor:
@@ -91,6 +94,7 @@ def parse_level(value: object, numbering: str = "pino") -> Severity | None:
 
 
 def _from_cloud_number(number: int) -> Severity | None:
+    number = min(max(number, -1), 1000)
     for severity in reversed(Severity):
         if number >= severity.value:
             return severity

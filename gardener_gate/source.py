@@ -149,14 +149,23 @@ class _Rewound(io.RawIOBase):
         return len(data)
 
 
+def _json_record(position: int, value: object, where: str) -> Record | Skip:
+    # A bare string in a JSON file is not an entry; plain text lines are
+    # read by the lines format, where strings are the records.
+    if isinstance(value, str):
+        return Skip(position, f"{where}: not a log entry (a JSON string)")
+    return Record(position, value)
+
+
 def _check_is_text(head: bytes, name: str) -> None:
     if not head:
         return
     text = head.decode("utf-8", errors="replace")
-    bad = sum(
-        1 for c in text if c == "\ufffd" or (c < " " and c not in "\t\n\r")
-    )
-    if b"\x00" in head[:4096] or bad > len(text) * 0.1:
+    # Text logs may hold a few bad bytes (replaced, read on) but not many
+    # control characters or a mostly undecodable start.
+    control = sum(1 for c in text if c < " " and c not in "\t\n\r\x1b")
+    replaced = text.count("\ufffd")
+    if control > len(text) * 0.05 or replaced > len(text) * 0.3:
         raise LogReadError(
             f"{name}: this is not log text (binary content); give a JSON "
             "array, newline-delimited JSON or plain text lines"
@@ -195,10 +204,14 @@ def _read_ndjson(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
         except json.JSONDecodeError as exc:
             yield Skip(number, f"line {number}: malformed JSON ({exc.msg})")
             continue
+        except ValueError:
+            # Python refuses integers of more than 4300 digits.
+            yield Skip(number, f"line {number}: a number too long to read")
+            continue
         except RecursionError:
             yield Skip(number, f"line {number}: JSON nested too deeply")
             continue
-        yield Record(number, value)
+        yield _json_record(number, value, f"line {number}")
 
 
 def _read_lines(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
@@ -245,7 +258,7 @@ class _ArrayReader:
                 return
             value, problem = self._decode_element()
             if problem is None:
-                yield Record(index, value)
+                yield _json_record(index, value, f"record {index + 1}")
             else:
                 yield Skip(index, f"record {index + 1}: {problem}")
                 if not self._resync():
@@ -283,6 +296,9 @@ class _ArrayReader:
                 return None, f"malformed or truncated JSON ({exc.msg})"
             except RecursionError:
                 return None, "JSON nested too deeply"
+            except ValueError:
+                # Python refuses integers of more than 4300 digits.
+                return None, "a number too long to read"
             self.pos = end
             self._skip_space()
             if self.pos < len(self.buffer) and self.buffer[self.pos] == ",":

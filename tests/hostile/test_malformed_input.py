@@ -1,0 +1,223 @@
+"""Damaged and hostile input: a counted skip or one line and exit 3.
+
+Never a traceback, never a hang, never a record dropped without a count.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import CASES
+
+ENTRY = {"textPayload": "ok", "timestamp": "2025-05-12T10:00:00Z"}
+
+
+def _accounted(result, offered: int) -> None:
+    """Every record offered was read or skipped, and said so."""
+    entries = result.worklog["entries"]
+    assert entries["read"] + entries["skipped"] == offered
+    assert len(entries["skip_reasons"]) == min(entries["skipped"], 100)
+    assert "Traceback" not in result.stderr
+    result.markdown.encode("utf-8")
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+CASES_OF_DAMAGE = {
+    "truncated array": (
+        b'[{"textPayload": "a"}, {"textPayload": "b"}, {"te',
+        2,
+        1,
+    ),
+    "truncated last ndjson line": (
+        b'{"textPayload": "a"}\n{"textPayload": "b"}\n{"textPay',
+        2,
+        1,
+    ),
+    "a malformed element mid-array": (
+        b'[{"textPayload": "a"}, {"textPayload": oops}, {"textPayload": "c"}]',
+        2,
+        1,
+    ),
+    "non-utf8 bytes": (b'{"textPayload": "\xff\xfe caf\xe9"}\n', 1, 0),
+    "lone surrogates": (b'[{"textPayload": "bad \\udcff\\udcfe end"}]', 1, 0),
+    "nul and ansi": (
+        b'[{"textPayload": "a\\u0000b \\u001b[31mred\\u001b[0m"}]',
+        1,
+        0,
+    ),
+    "deep nesting in an array": (
+        b"["
+        + b'{"a":' * 100_000
+        + b"1"
+        + b"}" * 100_000
+        + b', {"textPayload": "after"}]',
+        1,
+        1,
+    ),
+    "json values that are not entries": (
+        b'[1, "text", null, true, [], {"textPayload": "a"}]',
+        1,
+        5,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "read", "skipped"),
+    list(CASES_OF_DAMAGE.values()),
+    ids=list(CASES_OF_DAMAGE),
+)
+def test_damage_is_counted_and_reading_goes_on(
+    gate, tmp_path, data, read, skipped
+):
+    result = gate("run", "--logs", _write(tmp_path, "in.json", data))
+
+    assert result.code == 0
+    assert result.worklog["entries"]["read"] == read
+    assert result.worklog["entries"]["skipped"] == skipped
+    _accounted(result, read + skipped)
+
+
+def test_a_ten_megabyte_entry_is_read_and_its_sample_trimmed(gate, tmp_path):
+    entries = [
+        {**ENTRY, "textPayload": "x" * 10_000_000 + " tail"},
+        ENTRY,
+    ]
+    path = _write(tmp_path, "big.json", json.dumps(entries).encode())
+
+    result = gate("run", "--logs", path)
+
+    assert result.code == 0
+    _accounted(result, 2)
+    samples = [s for c in result.worklog["clusters"] for s in c["samples"]]
+    assert max(len(s["message"]) for s in samples) < 2_100
+    assert len(result.markdown) < 100_000
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00" * 5000,
+        bytes(range(256)) * 100,
+        b"\x89PNG\r\n\x1a\n" + bytes(1000),
+    ],
+    ids=["nul bytes", "all bytes", "png"],
+)
+def test_a_file_that_is_not_logs_exits_3_in_one_line(gate, tmp_path, content):
+    result = gate("run", "--logs", _write(tmp_path, "x.bin", content))
+
+    assert result.code == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_directory_given_as_logs_exits_3(gate, tmp_path):
+    result = gate("run", "--logs", str(tmp_path))
+
+    assert result.code == 3
+    assert "cannot open" in result.stderr
+
+
+def test_wrong_types_in_every_field_never_crash(gate, tmp_path):
+    values = [
+        None,
+        1,
+        1.5,
+        True,
+        "x",
+        [],
+        {},
+        [1, 2],
+        {"a": 1},
+        "\udcff",
+        "\x00\x1b[31m",
+        "9" * 400,
+        -1,
+        10**30,
+    ]
+    fields = [
+        "timestamp",
+        "receiveTimestamp",
+        "severity",
+        "insertId",
+        "logName",
+        "textPayload",
+        "jsonPayload",
+        "protoPayload",
+        "httpRequest",
+        "labels",
+        "resource",
+        "trace",
+        "sourceLocation",
+        "spanId",
+    ]
+    rng = random.Random(6)
+    entries = []
+    for _ in range(2000):
+        entry = {f: rng.choice(values) for f in rng.sample(fields, 6)}
+        if rng.random() < 0.4:
+            entry["httpRequest"] = {
+                k: rng.choice(values)
+                for k in (
+                    "status",
+                    "latency",
+                    "requestUrl",
+                    "userAgent",
+                    "requestMethod",
+                )
+            }
+        if rng.random() < 0.4:
+            entry["jsonPayload"] = {
+                k: rng.choice(values)
+                for k in (
+                    "message",
+                    "level",
+                    "severity",
+                    "stack_trace",
+                    "error",
+                    "msg",
+                    "logger",
+                    "context",
+                    "serviceContext",
+                )
+            }
+        if rng.random() < 0.2:
+            entry["resource"] = {"labels": rng.choice(values)}
+        entries.append(entry)
+    path = _write(
+        tmp_path,
+        "types.json",
+        json.dumps(entries).encode("utf-8", "surrogatepass"),
+    )
+
+    result = gate("run", "--logs", path)
+
+    assert result.code in (0, 1)
+    _accounted(result, 2000)
+
+
+def test_empty_input_is_no_data(gate, tmp_path):
+    result = gate("run", "--logs", _write(tmp_path, "e.json", b""))
+
+    assert (result.code, result.worklog["verdict"]) == (0, "warn")
+
+
+@pytest.mark.parametrize(
+    "case", ["oversized-non-utf8", "gcs-ndjson-export-dupes"]
+)
+def test_the_shared_damage_cases_are_read_without_fault(gate, case):
+    folder = CASES / case
+    for path in sorted(folder.glob("input*")):
+        result = gate("run", "--logs", str(path))
+
+        assert result.code in (0, 1), (path, result.stderr)
+        assert "Traceback" not in result.stderr
+        result.markdown.encode("utf-8")
