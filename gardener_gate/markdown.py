@@ -17,6 +17,9 @@ __all__ = [
 import re
 
 _BACKTICKS = re.compile(r"`+")
+# GitHub's renderer takes no code-span fence longer than 80 backticks, so a
+# long run in log text could end a span early; runs are cut to three.
+_LONG_RUN = re.compile(r"`{4,}")
 
 
 def _longest_run(text: str) -> int:
@@ -26,6 +29,7 @@ def _longest_run(text: str) -> int:
 def code(text: str, in_table: bool = False) -> str:
     """An inline code span holding ``text`` on one line."""
     text = text.replace("\r", " ").replace("\n", " ⏎ ")
+    text = _LONG_RUN.sub("```", text)
     if in_table:
         text = text.replace("|", "\\|")
     if not text:

@@ -37,7 +37,8 @@ _CHUNK = 1 << 20
 _MAX_RECORD = 64 << 20
 _SNIFF = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
-_NEXT_OBJECT = re.compile(r"[,\[]\s*\{")
+# Strings whole (so that brackets inside them are skipped), and brackets.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],]')
 _decoder = json.JSONDecoder()
 
 
@@ -254,8 +255,20 @@ class _ArrayReader:
         while True:
             self._fill(self.pos + _CHUNK)
             self._skip_space()
-            if self.pos >= len(self.buffer) or self.buffer[self.pos] == "]":
+            if self.pos >= len(self.buffer):
                 return
+            if self.buffer[self.pos] == "]":
+                # Dumps appended to one file (>>) are arrays in a row.
+                self.pos += 1
+                self._fill(self.pos + 1)
+                self._skip_space()
+                if self.pos >= len(self.buffer):
+                    return
+                if self.buffer[self.pos] != "[":
+                    yield Skip(index, "content after the end of the array")
+                    return
+                self.pos += 1
+                continue
             value, problem = self._decode_element()
             if problem is None:
                 yield _json_record(index, value, f"record {index + 1}")
@@ -306,8 +319,30 @@ class _ArrayReader:
             return value, None
 
     def _resync(self) -> bool:
-        found = _NEXT_OBJECT.search(self.buffer, self.pos + 1)
-        if found is None:
-            return False
-        self.pos = found.end() - 1
-        return True
+        """Skip past the element that failed, whatever it holds.
+
+        Brackets are counted outside strings, so that objects nested in the
+        broken element are never taken for entries of the array.
+        """
+        depth = 0
+        position = self.pos
+        while True:
+            for found in _STRUCTURE.finditer(self.buffer, position):
+                mark = found.group(0)
+                if mark[0] == '"':
+                    continue
+                if mark in "{[":
+                    depth += 1
+                elif mark in "}]":
+                    depth -= 1
+                if depth < 0 or (depth == 0 and mark in ",}]"):
+                    # The end of the array, or of the broken element.
+                    self.pos = found.start() if depth < 0 else found.end()
+                    self._skip_space()
+                    if self.buffer[self.pos : self.pos + 1] == ",":
+                        self.pos += 1
+                    return True
+                position = found.end()
+            position = max(position, len(self.buffer) - 1)
+            if not self._fill(len(self.buffer) + _CHUNK):
+                return False

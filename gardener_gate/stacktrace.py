@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 INCOMPLETE = "(traceback cut short)"
 _PY_START = "Traceback (most recent call last):"
-_PY_FRAME = re.compile(r'^\s+File "([^"]+)", line (\d+), in (.+?)\s*$')
-_PY_FRAME_ANYWHERE = re.compile(r'^\s+File "[^"]+", line \d+, in ', re.M)
+_PY_FRAME = re.compile(
+    r'^[ \t]+File "([^"]{1,1024})", line (\d{1,9}), in (.+)$'
+)
+_PY_FRAME_ANYWHERE = re.compile(r'^[ \t]+File "[^"\n]{1,1024}", line \d', re.M)
 _PY_CHAIN = (
     "During handling of the above exception",
     "The above exception was the direct cause",
@@ -145,7 +147,9 @@ def _parse_python(text: str) -> StackTrace | None:
         frame = _PY_FRAME.match(line)
         if frame:
             frames.append(
-                Frame(frame.group(1), int(frame.group(2)), frame.group(3))
+                Frame(
+                    frame.group(1), int(frame.group(2)), frame.group(3).strip()
+                )
             )
             continue
         if not line.strip() or line[:1].isspace():

@@ -221,3 +221,74 @@ def test_the_shared_damage_cases_are_read_without_fault(gate, case):
         assert result.code in (0, 1), (path, result.stderr)
         assert "Traceback" not in result.stderr
         result.markdown.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "read", "skipped", "absent"),
+    [
+        ("drop_after_malformed.json", 1001, 1, None),
+        ("crashes/phantom_entry.json", 2, 1, "PHANTOM"),
+        ("crashes/two_arrays.json", 3, 0, None),
+    ],
+)
+def test_a_broken_element_costs_only_itself(gate, name, read, skipped, absent):
+    path = Path(__file__).parent / "data" / name
+
+    result = gate("run", "--logs", str(path))
+
+    assert result.worklog["entries"]["read"] == read
+    assert result.worklog["entries"]["skipped"] == skipped
+    if absent:
+        assert absent not in result.markdown
+
+
+def test_text_after_the_array_is_a_counted_skip(gate, tmp_path):
+    data = json.dumps([ENTRY]).encode() + b"\ntrailing garbage\n"
+
+    result = gate("run", "--logs", _write(tmp_path, "t.json", data))
+
+    assert result.worklog["entries"]["read"] == 1
+    assert result.worklog["entries"]["skip_reasons"] == [
+        "content after the end of the array"
+    ]
+
+
+def test_deep_nesting_in_ndjson_is_a_skip(gate, tmp_path):
+    data = (
+        b'{"a":' * 100_000
+        + b"1"
+        + b"}" * 100_000
+        + b'\n{"textPayload": "after"}\n'
+    )
+
+    result = gate("run", "--logs", _write(tmp_path, "d.ndjson", data))
+
+    assert result.worklog["entries"]["read"] == 1
+    assert result.worklog["entries"]["skipped"] == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 256_000 + "@",
+        'Traceback (most recent call last):\n  File "a.py", line 1, in f'
+        + " " * 250_000
+        + "x\nValueError: v",
+        "x" + "\n" * 160_000 + "y",
+        "password" * 30_000,
+    ],
+    ids=[
+        "long run before @",
+        "spaces after a frame",
+        "newlines",
+        "secret words",
+    ],
+)
+def test_long_adversarial_entries_finish(gate, tmp_path, text):
+    entry = {**ENTRY, "severity": "ERROR", "textPayload": text}
+    path = _write(tmp_path, "a.json", json.dumps([entry]).encode())
+
+    result = gate("run", "--logs", path)
+
+    assert result.code in (0, 1)
+    _accounted(result, 1)
