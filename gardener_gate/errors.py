@@ -52,7 +52,10 @@ class RuleProblem:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key}: {self.problem}"
+        text = f"{self.file}:{self.line}: {self.key}: {self.problem}"
+        # Keys come from the file: no control character may reach the
+        # terminal, and the problem stays on one line.
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class RulesError(GateError):

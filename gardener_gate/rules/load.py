@@ -36,6 +36,8 @@ from gardener_gate.severity import Severity
 logger = logging.getLogger(__name__)
 
 _MAX_NODES = 100_000
+_MAX_DEPTH = 64
+_MAX_REDACT = 200
 _MAX_FILE_BYTES = 4 << 20
 Path_ = tuple[str | int, ...]
 
@@ -48,20 +50,26 @@ class _Document:
         self.lines: dict[Path_, int] = {}
         self.problems: list[RuleProblem] = []
         self._nodes = 0
-        loader = yaml.SafeLoader(text)
+        self.data = None
+        loader = None
         try:
+            loader = yaml.SafeLoader(text)
             node = loader.get_single_node()
-            self.data = None if node is None else self._build(node, (), loader)
+            if node is not None:
+                self.data = self._build(node, (), loader, 0)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
             self._problem(line, "(file)", f"not valid YAML: {exc.problem}")
-            self.data = None
         except yaml.YAMLError as exc:
-            self._problem(1, "(file)", f"not valid YAML: {exc}")
-            self.data = None
+            self._problem(1, "(file)", f"not valid YAML: {_one_line(exc)}")
+        except RecursionError:
+            self._problem(
+                1, "(file)", "nested too deeply, or an alias that holds itself"
+            )
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
 
     def line_of(self, path: Path_) -> int:
         while path and path not in self.lines:
@@ -71,10 +79,14 @@ class _Document:
     def _problem(self, line: int, key: str, text: str) -> None:
         self.problems.append(RuleProblem(self.name, line, key, text))
 
-    def _build(self, node: yaml.Node, path: Path_, loader: Any) -> Any:
+    def _build(
+        self, node: yaml.Node, path: Path_, loader: Any, depth: int
+    ) -> Any:
         self._nodes += 1
         if self._nodes > _MAX_NODES:
             raise yaml.YAMLError("too many values (alias expansion?)")
+        if depth > _MAX_DEPTH:
+            raise RecursionError
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -90,17 +102,21 @@ class _Document:
                     )
                 child = path + (key,)
                 self.lines[child] = key_node.start_mark.line + 1
-                result[key] = self._build(value_node, child, loader)
+                result[key] = self._build(value_node, child, loader, depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [
-                self._build(item, path + (index,), loader)
+                self._build(item, path + (index,), loader, depth + 1)
                 for index, item in enumerate(node.value)
             ]
         if node.tag == "tag:yaml.org,2002:timestamp":
             # An unquoted date is fine under ``expires``; keep its text.
             return node.value
         return loader.construct_object(node)
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())[:300]
 
 
 def _dotted(path: Path_) -> str:
@@ -275,7 +291,10 @@ def _duplicate_ids(documents: list[_Document]) -> list[RuleProblem]:
     for document in documents:
         data = document.data if isinstance(document.data, dict) else {}
         for section in ("signatures", "thresholds"):
-            for index, item in enumerate(data.get(section) or []):
+            items = data.get(section)
+            if not isinstance(items, list):
+                continue
+            for index, item in enumerate(items):
                 if not isinstance(item, dict) or "id" not in item:
                     continue
                 ident = str(item["id"])
@@ -318,8 +337,30 @@ class _Builder:
             self._signatures.append(
                 self._signature(document, ("signatures", index), item)
             )
-        for index, pattern in enumerate(data.get("redact") or []):
-            self._compile(document, ("redact", index), pattern)
+        patterns = data.get("redact") or []
+        if len(patterns) > _MAX_REDACT:
+            self.problems.append(
+                RuleProblem(
+                    document.name,
+                    document.line_of(("redact",)),
+                    "redact",
+                    f"{len(patterns)} patterns; at most {_MAX_REDACT}, "
+                    "combine them with |",
+                )
+            )
+            return
+        for index, pattern in enumerate(patterns):
+            compiled = self._compile(document, ("redact", index), pattern)
+            if compiled is not None and compiled.search(""):
+                self.problems.append(
+                    RuleProblem(
+                        document.name,
+                        document.line_of(("redact", index)),
+                        f"redact[{index}]",
+                        f"{pattern!r} matches empty text, so it would "
+                        "redact everywhere",
+                    )
+                )
             self._redact.append(pattern)
         policy = data.get("policy") or {}
         if source == "shipped":
@@ -372,7 +413,7 @@ class _Builder:
             source=source,
             kind=item.get("kind"),
             min_severity=_severity(item.get("min_severity")),
-            status=item.get("status"),
+            status=_status(item.get("status")),
             min_count=item.get("min_count"),
             match=(
                 None
@@ -418,7 +459,7 @@ class _Builder:
             ),
             kind=match.get("kind"),
             severity=_severity(match.get("severity")),
-            status=match.get("status"),
+            status=_status(match.get("status")),
             routes=globs("route"),
             user_agents=globs("user_agent"),
             logger=(
@@ -473,6 +514,11 @@ class _Builder:
             link=accept.get("link"),
             expires=day,
         )
+
+
+def _status(value: Any) -> int | str | None:
+    # YAML reads 502.0 as a number that JSON Schema counts as an integer.
+    return int(value) if isinstance(value, float) else value
 
 
 def _severity(name: str | None) -> Severity | None:
