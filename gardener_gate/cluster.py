@@ -52,6 +52,8 @@ _STRING_CHARS = 500
 # clusters (all else equal) is a variable; fewer distinct words there are
 # kept apart, since "shipped" and "cancelled" are different events.
 _VARIABLE_WORDS = 3
+_MERGE_WIDTH = 64
+_PAIR_WIDTH = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,6 +537,9 @@ def _tokens(item: _Stats) -> list[str]:
 
 def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
     members.sort(key=lambda s: s.key)
+    if len(_tokens(members[0])) > _MERGE_WIDTH:
+        # Long texts vary in too many places for merging by position.
+        return members
     changed = True
     while changed and len(members) > 1:
         changed = False
@@ -561,7 +566,7 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
                 changed = True
             if changed:
                 break
-        if not changed:
+        if not changed and width <= _PAIR_WIDTH and len(members) <= 1000:
             changed = _merge_pairs(severity, members, width)
     return members
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from gardener_gate.cluster import Cluster, Clusterer, Traffic
 from gardener_gate.entry import LogEntry, normalize
-from gardener_gate.errors import LogReadError
+from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.redact import Redactor, clean_text
 from gardener_gate.rules import RuleSet
 from gardener_gate.source import Record, Skip
@@ -192,7 +192,12 @@ def _window(
     if options.window is None and options.until is None:
         return None, None
     end = options.until or options.now
-    start = end - options.window if options.window is not None else None
+    try:
+        start = end - options.window if options.window is not None else None
+    except OverflowError:
+        raise UsageError(
+            "--window reaches back before the year 1; give a shorter one"
+        ) from None
     if options.not_before is not None and (
         start is None or options.not_before > start
     ):

@@ -126,7 +126,12 @@ def _cloud_plan(
         project=project,
         region=region,
     )
-    start = until - window
+    try:
+        start = until - window
+    except OverflowError:
+        raise UsageError(
+            "--window reaches back before the year 1; give a shorter one"
+        ) from None
     if started is not None and started > start:
         start = started
     endpoint = request.logging_endpoint or env.get(

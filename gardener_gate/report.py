@@ -9,7 +9,6 @@ __all__ = [
     "write_worklog",
 ]
 
-import contextlib
 import json
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -223,5 +222,11 @@ def clear_worklog(out: Path) -> None:
             f"--out {out}: this is a file; give a folder for the worklog"
         )
     for name in ("worklog.md", "worklog.json"):
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+        try:
             (out / name).unlink()
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+        except OSError as exc:
+            raise UsageError(
+                f"--out {out}: cannot use it ({exc.strerror or exc})"
+            ) from None

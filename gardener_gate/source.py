@@ -86,6 +86,8 @@ class FileSource:
 @contextlib.contextmanager
 def _open(name: str) -> Iterator[BinaryIO]:
     if name == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise LogReadError("standard input is closed; give --logs FILE")
         yield sys.stdin.buffer
         return
     try:
@@ -110,6 +112,11 @@ def read_records(
         LogReadError: the input is not text, or not the format asked for.
     """
     head = stream.read(_SNIFF)
+    while head and not head.strip() and len(head) < _MAX_RECORD:
+        more = stream.read(_SNIFF)
+        if not more:
+            break
+        head += more
     if head.startswith(_GZIP_MAGIC):
         # Log exports are often kept compressed; read them as they are.
         stream = cast(
@@ -182,21 +189,38 @@ def _detect_format(head: bytes) -> str:
     return "lines"
 
 
-def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
-    pending = head
+def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of the stream; None stands for a line past the limit."""
+    pending = [head.removeprefix(b"\xef\xbb\xbf")]
+    size = len(pending[0])
+    chunk = pending[0]
+    too_long = False
     while True:
-        *lines, pending = pending.split(b"\n")
-        yield from lines
+        if b"\n" in chunk:
+            *lines, rest = b"".join(pending).split(b"\n")
+            for line in lines:
+                yield None if too_long else line
+                too_long = False
+            pending, size = [rest], len(rest)
+        if size > _MAX_RECORD:
+            # Keep no more of an endless line than it takes to skip it.
+            pending, size, too_long = [], 0, True
         chunk = stream.read(_CHUNK)
         if not chunk:
             break
-        pending += chunk
-    if pending:
-        yield pending
+        pending.append(chunk)
+        size += len(chunk)
+    if too_long:
+        yield None
+    elif pending and any(pending):
+        yield b"".join(pending)
 
 
 def _read_ndjson(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
     for number, raw in enumerate(_iter_lines(head, stream), start=1):
+        if raw is None:
+            yield Skip(number, f"line {number}: longer than 64 MiB")
+            continue
         line = raw.decode("utf-8", errors="replace").strip()
         if not line:
             continue
@@ -217,6 +241,9 @@ def _read_ndjson(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
 
 def _read_lines(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
     for number, raw in enumerate(_iter_lines(head, stream), start=1):
+        if raw is None:
+            yield Skip(number, f"line {number}: longer than 64 MiB")
+            continue
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
         if line.strip():
             yield Record(number, line)

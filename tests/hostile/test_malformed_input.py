@@ -292,3 +292,70 @@ def test_long_adversarial_entries_finish(gate, tmp_path, text):
 
     assert result.code in (0, 1)
     _accounted(result, 1)
+
+
+def test_an_endless_ndjson_line_is_skipped_in_bounded_memory(
+    gate, tmp_path, monkeypatch
+):
+    from gardener_gate import source
+
+    monkeypatch.setattr(source, "_MAX_RECORD", 1 << 20)
+    data = (
+        b'{"textPayload": "a"}\n'
+        + b"x" * (3 << 20)
+        + b'\n{"textPayload": "b"}\n'
+    )
+
+    result = gate("run", "--logs", _write(tmp_path, "l.ndjson", data))
+
+    assert result.worklog["entries"]["read"] == 2
+    assert result.worklog["entries"]["skip_reasons"] == [
+        "line 2: longer than 64 MiB"
+    ]
+
+
+def test_a_byte_order_mark_before_ndjson_is_ignored(gate, tmp_path):
+    data = b"\xef\xbb\xbf" + b'{"textPayload": "a"}\n{"textPayload": "b"}\n'
+
+    result = gate("run", "--logs", _write(tmp_path, "bom.ndjson", data))
+
+    assert result.worklog["entries"]["read"] == 2
+    assert result.worklog["entries"]["skipped"] == 0
+
+
+def test_a_long_blank_start_does_not_change_the_format(gate, tmp_path):
+    data = b" " * 100_000 + json.dumps([ENTRY, ENTRY]).encode()
+
+    result = gate("run", "--logs", _write(tmp_path, "ws.json", data))
+
+    assert result.worklog["entries"]["read"] == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--window", "99999999999999d"],
+        ["--window", "800000d"],
+        ["--until", "0001-01-01T00:00:00Z", "--window", "3d"],
+        ["--until", "0001-01-01T00:00:00+05:00"],
+    ],
+)
+def test_dates_out_of_range_are_usage_errors(gate, tmp_path, args):
+    path = _write(tmp_path, "e.json", json.dumps([ENTRY]).encode())
+
+    result = gate("run", "--logs", path, *args)
+
+    assert result.code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_out_below_a_file_is_a_usage_error(gate, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    path = _write(tmp_path, "e.json", json.dumps([ENTRY]).encode())
+
+    result = gate(
+        "run", "--logs", path, "--out", str(tmp_path / "afile" / "sub")
+    )
+
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
