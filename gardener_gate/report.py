@@ -132,11 +132,8 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
     counts = result.counts
     today = run_date(result)
     new = [f for f in decision.findings if f.status is Status.NEW]
-    acceptable = [
-        f
-        for f in decision.findings
-        if f.status in (Status.NEW, Status.EXPIRED)
-    ]
+    clusters = [_cluster_json(f, today) for f in decision.findings]
+    snippets = [c["accept_snippet"] for c in clusters if "accept_snippet" in c]
     by_priority = Counter(format_priority(f.priority) for f in new)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -179,13 +176,13 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
             ),
             "cluster_limit_overflow": result.cluster_overflow,
         },
-        "clusters": [_cluster_json(f, today) for f in decision.findings],
+        "clusters": clusters,
         "stale_signatures": [
             {"id": s.id, "file": s.file, "line": s.line}
             for s in decision.stale
         ],
         "traffic": result.traffic.as_dict(),
-        "accept_all": accept_all(acceptable, today) if acceptable else None,
+        "accept_all": accept_all(snippets) if snippets else None,
     }
 
 
