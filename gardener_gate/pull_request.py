@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # The workflow's own token may not read /user; its comments are by this.
 FALLBACK_LOGIN = "github-actions[bot]"
 _MAX_WAIT = 60.0
+# Seconds to wait for one answer; a slow GitHub counts as a fault.
+_TIMEOUT = 20
 # Seconds between requests and between writes: PyGithub's defaults, which
 # keep clear of GitHub's secondary rate limits.
 _PACE: tuple[float | None, float | None] = (0.25, 1.0)
@@ -73,7 +75,7 @@ class PullRequest:
         self._github = Github(
             auth=Auth.Token(token),
             base_url=api_base_url(api_url),
-            timeout=20,
+            timeout=_TIMEOUT,
             retry=None,
             per_page=100,
             lazy=True,
