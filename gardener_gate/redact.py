@@ -63,12 +63,13 @@ _SERVICE_ACCOUNT = ".gserviceaccount.com"
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----"
-            r"(.*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----|.*)",
+            # Spaces may arrive encoded (+, %20) when a key sits in a URL.
+            r"-----BEGIN[A-Z0-9 +%]{1,60}KEY(?:[ +%20]{1,3}BLOCK)?-----"
+            r"(.*?-----END[A-Z0-9 +%]{1,60}KEY(?:[ +%20]{1,3}BLOCK)?-----|.*)",
             re.S,
         ),
         REDACTED,
-        "PRIVATE KEY",
+        "KEY-----",
     ),
     (
         # Base64 DER of a key or certificate, without its PEM lines.
