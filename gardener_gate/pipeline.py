@@ -218,11 +218,7 @@ def _entries(
         entry = normalize(record.position, record.value)
         if isinstance(entry, str):
             logger.info("skipped record %s: %s", record.position, entry)
-            counts.skip(
-                f"record {record.position + 1}: {entry}"
-                if not isinstance(record.value, str)
-                else f"line {record.position}: {entry}"
-            )
+            counts.skip(f"{record.where}: {entry}")
             continue
         counts.read += 1
         yield entry

@@ -23,7 +23,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 from gardener_gate.errors import LogReadError
@@ -48,6 +48,12 @@ class Record:
 
     position: int
     value: object
+    label: str = field(default="", compare=False)
+
+    @property
+    def where(self) -> str:
+        """How a message names the record: ``line 9`` or ``record 3``."""
+        return self.label or f"record {self.position + 1}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +168,7 @@ def _json_record(position: int, value: object, where: str) -> Record | Skip:
     # read by the lines format, where strings are the records.
     if isinstance(value, str):
         return Skip(position, f"{where}: not a log entry (a JSON string)")
-    return Record(position, value)
+    return Record(position, value, where)
 
 
 def _check_is_text(head: bytes, name: str) -> None:
@@ -246,7 +252,7 @@ def _read_lines(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
             continue
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
         if line.strip():
-            yield Record(number, line)
+            yield Record(number, line, f"line {number}")
 
 
 def _read_json_array(

@@ -174,13 +174,21 @@ def _rule_files(directory: Path | None) -> list[Path]:
         raise RulesError(
             [RuleProblem(str(directory), 0, "(rules)", "no such directory")]
         )
-    return sorted(
+    found = sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in (".yaml", ".yml")
-        and p.is_file()
-        and not p.name.startswith(".")
+        if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
     )
+    broken = [p for p in found if not p.is_file()]
+    if any(not p.exists() for p in broken):
+        raise RulesError(
+            [
+                RuleProblem(str(p), 0, "(file)", "a link to nothing")
+                for p in broken
+                if not p.exists()
+            ]
+        )
+    return [p for p in found if p.is_file()]
 
 
 def _read(path: Path) -> _Document:

@@ -73,12 +73,14 @@ SHAPES = st.one_of(
     ),
     _shape(
         "dsn password",
-        _chars(ALNUM, 8, 24),
+        # A marker, so that a word the worklog itself prints ("Revision")
+        # is never taken for a leak.
+        _chars(ALNUM, 8, 24).map(lambda s: "pw9" + s),
         lambda v: f"connect postgresql://orders:{v}@db.internal/o failed",
     ),
     _shape(
         "password assignment",
-        _chars(ALNUM, 8, 24),
+        _chars(ALNUM, 8, 24).map(lambda s: "pw9" + s),
         lambda v: f"login retried with password={v} for admin",
     ),
     _shape(
