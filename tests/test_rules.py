@@ -103,7 +103,7 @@ def test_the_shipped_defaults_load_alone():
                 match:
                   message: '(a+)+\\1'
             """,
-            "{f}:5: signatures[0].match.message: bad pattern",
+            "{f}:5: signatures[0].match.message: rule 'a': bad pattern",
         ),
         (
             """
@@ -113,7 +113,7 @@ def test_the_shipped_defaults_load_alone():
                 match:
                   message: '(?=lookahead)'
             """,
-            "{f}:5: signatures[0].match.message: bad pattern",
+            "{f}:5: signatures[0].match.message: rule 'a': bad pattern",
         ),
         (
             """

@@ -396,13 +396,15 @@ class _Builder:
         try:
             return compile_pattern(pattern)
         except ValueError as exc:
+            rule = _rule_id(document, path)
+            named = f"rule {rule!r}: " if rule else ""
             self.problems.append(
                 RuleProblem(
                     document.name,
                     document.line_of(path),
                     _dotted(path),
-                    f"bad pattern {pattern!r} (RE2 syntax: no backreferences "
-                    f"or lookaround): {exc}",
+                    f"{named}bad pattern {pattern!r} (RE2 syntax: no "
+                    f"backreferences or lookaround): {exc}",
                 )
             )
             return None
@@ -522,6 +524,17 @@ class _Builder:
             link=accept.get("link"),
             expires=day,
         )
+
+
+def _rule_id(document: _Document, path: Path_) -> str | None:
+    if len(path) < 2 or not isinstance(document.data, dict):
+        return None
+    items = document.data.get(path[0])
+    if isinstance(items, list) and isinstance(path[1], int):
+        item = items[path[1]] if path[1] < len(items) else None
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            return str(item["id"])
+    return None
 
 
 def _status(value: Any) -> int | str | None:
