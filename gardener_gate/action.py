@@ -256,10 +256,17 @@ def base_rules(inputs: Mapping[str, str], runner: Runner, into: Path) -> Path:
         ["git", "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True
     )
     if have.returncode != 0:
-        subprocess.run(
+        fetched = subprocess.run(
             ["git", "fetch", "--no-tags", "--depth=1", "origin", sha],
             capture_output=True,
+            text=True,
         )
+        if fetched.returncode != 0:
+            raise UsageError(
+                f"rules-from: base: cannot fetch the base commit {sha} "
+                f"({fetched.stderr.strip()[:200] or 'git fetch failed'}); "
+                "check out with fetch-depth: 0, or keep the credentials"
+            )
     into.mkdir(parents=True, exist_ok=True)
     listing = subprocess.run(
         ["git", "ls-tree", "--name-only", f"{sha}:{folder}"],

@@ -210,7 +210,6 @@ def _rules_dir(given: Path | None) -> Path | None:
 
 
 def _run(args: argparse.Namespace, now: datetime) -> int:
-    clear_worklog(args.out)
     rules = load_rules(_rules_dir(args.rules))
     request = RunRequest(
         now=now,
@@ -227,9 +226,13 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         logging_endpoint=args.logging_endpoint,
         retry_budget=args.retry_budget,
         threshold=args.fail_on,
+        dry_run=args.dry_run,
     )
     progress = _Progress()
     options, source = plan_run(request, os.environ, progress)
+    # From here on the logs are read: an earlier run's worklog must not
+    # stand for this one if reading fails.
+    clear_worklog(args.out)
     _warn(rules.warnings((options.until or now).date()))
     result = run_gate(options, rules, source)
     progress.done()

@@ -41,6 +41,7 @@ class RunOptions:
     until: datetime | None = None
     not_before: datetime | None = None
     threshold: int | None = None
+    dry_run: bool = False
     now: datetime = field(default_factory=datetime.now)
     service: str | None = None
     project: str | None = None

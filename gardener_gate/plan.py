@@ -46,6 +46,7 @@ class RunRequest:
     logging_endpoint: str | None = None
     retry_budget: float | None = None
     threshold: int | None = None
+    dry_run: bool = False
 
 
 def plan_run(
@@ -67,6 +68,11 @@ def plan_run(
         )
     cloud = (request.project, request.service, request.region)
     if request.logs is not None:
+        if request.revision == "auto":
+            raise UsageError(
+                "--revision auto asks Cloud Run which revision serves; with "
+                "--logs, name the revision"
+            )
         if any(cloud) or request.user_filter or request.max_entries:
             raise UsageError(
                 "--logs reads a file; --project, --service, --region, "
@@ -88,6 +94,7 @@ def _file_plan(request: RunRequest) -> tuple[RunOptions, LogSource]:
         window=parse_window(request.window) if request.window else None,
         until=parse_until(request.until) if request.until else None,
         threshold=request.threshold,
+        dry_run=request.dry_run,
         now=request.now,
     )
     return options, FileSource(request.logs, request.fmt)
@@ -121,6 +128,7 @@ def _cloud_plan(
         until=until,
         not_before=started,
         threshold=request.threshold,
+        dry_run=request.dry_run,
         now=request.now,
         service=service,
         project=project,

@@ -167,13 +167,22 @@ def _override(
     pr: Any,
     client: PullRequest | None,
 ) -> bool:
-    labels = []
+    labels: list[str] = []
     if isinstance(pr, dict):
         labels = [
-            label.get("name")
+            str(label.get("name"))
             for label in pr.get("labels") or []
             if isinstance(label, dict)
         ]
+    if client is not None and options.override_label not in labels:
+        # A re-run replays the old event; the pull request's labels now
+        # are what counts.
+        try:
+            labels = client.labels()
+        except PullRequestError as fault:
+            runner.warning(
+                f"could not read the pull request's labels: {fault}"
+            )
     if options.override:
         who = runner.env.get("GITHUB_ACTOR") or "unknown"
         how = "the `override` input"
@@ -203,8 +212,9 @@ def _override(
 def _annotate(data: dict[str, Any], runner: Runner) -> None:
     for cluster in data["clusters"]:
         title = f"gardener-gate {cluster['priority']} {cluster['status']}"
+        events = "event" if cluster["count"] == 1 else "events"
         message = (
-            f"{cluster['title'][:300]} ({cluster['count']} events, "
+            f"{cluster['title'][:300]} ({cluster['count']} {events}, "
             f"{cluster['kind']}, id {cluster['id']})"
         )
         if cluster["fails"]:

@@ -135,6 +135,13 @@ class PullRequest:
         )
         return f"created comment {created.id}"
 
+    def labels(self) -> list[str]:
+        """The labels on the pull request now."""
+        return self._call(
+            lambda: [str(label.name) for label in self._issue.get_labels()],
+            "read the pull request's labels",
+        )
+
     def labeler(self, label: str) -> str | None:
         """Who last applied ``label`` to the pull request, if anyone."""
         events = self._call(
@@ -195,7 +202,13 @@ class PullRequest:
                 raise PullRequestError(
                     f"could not {what}: {type(fault).__name__}"
                 ) from None
-            except (ValueError, AttributeError, TypeError) as fault:
+            except (
+                ValueError,
+                AttributeError,
+                TypeError,
+                KeyError,
+                AssertionError,
+            ) as fault:
                 # PyGithub answers an HTML page (a wrong base URL) with
                 # objects full of None, or fails to parse it.
                 raise PullRequestError(

@@ -132,10 +132,14 @@ def _header(data: dict[str, Any]) -> str:
     span = f"{window['start'] or '…'} → {window['end'] or '…'}" + (
         "" if window["given"] else " (as found in the input)"
     )
-    revision = source["revision"] or "all revisions in the input"
+    revision = (
+        code(source["revision"], True)
+        if source["revision"]
+        else "all revisions in the input"
+    )
     rows = [
         ["Service", code(source["service"] or "unknown", True)],
-        ["Revision", code(revision, True)],
+        ["Revision", revision],
         ["Project", code(source["project"] or "unknown", True)],
         ["Region", code(source["region"] or "unknown", True)],
         ["Window", span],
@@ -169,6 +173,27 @@ def _header(data: dict[str, Any]) -> str:
             f"> **Overridden:** the gate failed, and "
             f"{code(override['by'])} let it through "
             f"({override['how']}).",
+            "",
+        ]
+    if data.get("dry_run"):
+        lines += [
+            "> [!NOTE]",
+            "> **Dry run:** the job passes whatever the verdict says.",
+            "",
+        ]
+    warnings = data.get("warnings") or []
+    if warnings:
+        listed = "\n".join(f"> - {code(w)}" for w in warnings[:10])
+        more = (
+            f"\n> - …and {len(warnings) - 10} more"
+            if len(warnings) > 10
+            else ""
+        )
+        lines += [
+            "> [!WARNING]",
+            f"> **{_plural(len(warnings), 'rule')} need attention** (a "
+            "reason still the placeholder, or an acceptance that ran out):",
+            listed + more,
             "",
         ]
     if data.get("partial"):
@@ -426,6 +451,8 @@ def _next_actions(data: dict[str, Any]) -> str:
 
 def _advice(cluster: dict[str, Any]) -> str:
     status = cluster["status"]
+    if status == "new" and _priority(cluster) >= 9:
+        return "informational; nothing to do"
     if status == "new":
         if cluster["fails"]:
             return (
@@ -437,6 +464,9 @@ def _advice(cluster: dict[str, Any]) -> str:
         return "the acceptance ran out: fix it, or renew the acceptance"
     if status == "known":
         return "known; decide whether to fix it or accept it"
+    reason = (cluster.get("acceptance") or {}).get("reason", "")
+    if reason.startswith("EDIT ME"):
+        return "accepted without a reason yet: write one in its rule"
     return "accepted; no action"
 
 

@@ -147,6 +147,8 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
         "reason": decision.reason,
         "threshold": format_priority(decision.threshold),
         "partial": result.partial or False,
+        "dry_run": result.options.dry_run,
+        "warnings": result.rules.warnings(today),
         "entries": {
             "read": counts.read,
             "skipped": counts.skipped,

@@ -51,18 +51,24 @@ def _match(finding: Finding) -> dict[str, Any]:
         clients = sorted(set(cluster.clients))
         if routes and len(routes) <= _MAX_LISTED and "(other)" not in routes:
             match["route"] = routes[0] if len(routes) == 1 else routes
-        if (
-            clients
-            and len(clients) <= _MAX_LISTED
-            and "(other)" not in clients
-        ):
-            match["user_agent"] = clients[0] if len(clients) == 1 else clients
+        tools = sorted({_tool_glob(c) for c in clients})
+        if clients and len(tools) <= _MAX_LISTED and all(tools):
+            # Only clients that name a tool (python-httpx/0.27.2) are
+            # pinned, by name; browser strings change with every release.
+            match["user_agent"] = tools[0] if len(tools) == 1 else tools
         return match
     return {
         "kind": cluster.kind,
         "severity": cluster.severity.name,
         "message": _anchored(cluster.template),
     }
+
+
+def _tool_glob(client: str) -> str:
+    name, slash, _ = client.partition("/")
+    if not slash or " " in client or not name or client == "(other)":
+        return ""
+    return f"{name}/*"
 
 
 def accept_item(finding: Finding, today: date) -> dict[str, Any]:

@@ -401,6 +401,18 @@ def test_the_override_label_passes_a_failing_run(gate, github, runner):
     }
 
 
+def test_a_label_added_after_the_event_still_overrides(gate, github):
+    # A re-run replays the event of the last push; the label came later.
+    github.labels.append("gardener-gate/override")
+    github.labeled_by["gardener-gate/override"] = "lead-dev"
+
+    _, published = _run_and_publish(gate)
+
+    assert "overridden by lead-dev (label gardener-gate/override)" in (
+        published.stdout
+    )
+
+
 def test_the_override_input_names_the_actor(gate, github, runner):
     _, published = _run_and_publish(gate, STAGING, "--override")
 

@@ -48,6 +48,7 @@ class GitHubFake:
     prefix: str = "/api/v3"
     comments: list[Comment] = field(default_factory=list)
     labeled_by: dict[str, str] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
     files: dict[str, dict[str, str]] = field(default_factory=dict)
     fault: FaultHook | None = None
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -96,6 +97,7 @@ class GitHubFake:
             ("POST", issue + "/comments", self._create_comment),
             ("PATCH", rf"/repos/{repo}/issues/comments/(\d+)", self._edit),
             ("GET", issue + "/events", self._events),
+            ("GET", issue + "/labels", self._labels),
             ("GET", rf"/repos/{repo}/contents/(.+)", self._contents),
         ]
 
@@ -174,6 +176,15 @@ class GitHubFake:
         comment = self.comment_by_id(int(ident))
         comment.body = body
         return _json(self._comment_json(comment))
+
+    def _labels(self, request: Request, number: str) -> Response:
+        return self._page(
+            request,
+            [
+                {"name": name, "url": f"{self.api}/labels/{name}"}
+                for name in self.labels
+            ],
+        )
 
     def _events(self, request: Request, number: str) -> Response:
         events = [

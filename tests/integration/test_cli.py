@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import CASES
 
 STAGING = CASES / "staging-3day" / "input.json"
@@ -345,3 +346,60 @@ def test_rules_check_says_when_there_is_no_rules_folder(gate):
     assert result.stdout.endswith(
         "(no rules/ folder here: shipped defaults only)\n"
     )
+
+
+def test_placeholder_reasons_are_called_out_in_the_worklog(gate, tmp_path):
+    first = gate("run", "--logs", str(STAGING))
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    block = first.markdown.split("## Accept all new and expired clusters")[1]
+    (folder / "a.yaml").write_text(
+        block.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    )
+
+    result = gate("run", "--logs", str(STAGING), "--rules", str(folder))
+
+    assert result.code == 0
+    assert len(result.worklog["warnings"]) == 14
+    assert "**14 rules need attention**" in result.markdown
+    assert (
+        "accepted without a reason yet: write one in its rule"
+        in result.markdown
+    )
+
+
+def test_a_dry_run_says_so_in_the_worklog(gate):
+    result = gate("run", "--logs", str(STAGING), "--dry-run")
+
+    assert result.worklog["dry_run"] is True
+    assert "> **Dry run:** the job passes whatever the verdict says." in (
+        result.markdown
+    )
+
+
+def test_revision_auto_needs_cloud_logging(gate):
+    result = gate("run", "--logs", str(STAGING), "--revision", "auto")
+
+    assert result.code == 2
+    assert "--revision auto" in result.stderr
+
+
+def test_a_usage_error_leaves_an_earlier_worklog_alone(gate, tmp_path):
+    out = tmp_path / "kept"
+    gate("run", "--logs", str(STAGING), "--out", str(out))
+
+    result = gate(
+        "run", "--logs", str(STAGING), "--window", "3x", "--out", str(out)
+    )
+
+    assert result.code == 2
+    assert (out / "worklog.json").exists()
+
+
+def test_http_snippets_pin_tools_by_name_and_never_browsers(gate):
+    result = gate("run", "--logs", str(STAGING))
+
+    probes = yaml.safe_load(result.cluster(http_status=404)["accept_snippet"])
+    outage = yaml.safe_load(result.cluster(http_status=503)["accept_snippet"])
+    assert probes[0]["match"]["user_agent"] == "python-httpx/*"
+    assert "user_agent" not in outage[0]["match"]
