@@ -9,6 +9,7 @@ __all__ = [
     "RunResult",
     "SourceInfo",
     "run_gate",
+    "window_bounds",
 ]
 
 import logging
@@ -138,7 +139,7 @@ def run_gate(
     """
     counts = Counts()
     source = SourceInfo(logs.kind, clean_text(logs.name))
-    start, end = _window(options)
+    start, end = window_bounds(options)
     if end is not None:
         source.window_start, source.window_end = start, end
         source.window_given = True
@@ -187,9 +188,14 @@ def run_gate(
     )
 
 
-def _window(
+def window_bounds(
     options: RunOptions,
 ) -> tuple[datetime | None, datetime | None]:
+    """The window's start and end, the start no earlier than the revision.
+
+    Raises:
+        UsageError: the window reaches back before the year 1.
+    """
     if options.window is None and options.until is None:
         return None, None
     end = options.until or options.now

@@ -20,7 +20,7 @@ from gardener_gate.cloud import (
     make_logging_client,
 )
 from gardener_gate.errors import UsageError
-from gardener_gate.pipeline import LogSource, RunOptions
+from gardener_gate.pipeline import LogSource, RunOptions, window_bounds
 from gardener_gate.revision import RunAdmin, make_run_admin
 from gardener_gate.source import FileSource
 
@@ -134,14 +134,7 @@ def _cloud_plan(
         project=project,
         region=region,
     )
-    try:
-        start = until - window
-    except OverflowError:
-        raise UsageError(
-            "--window reaches back before the year 1; give a shorter one"
-        ) from None
-    if started is not None and started > start:
-        start = started
+    start, _ = window_bounds(options)
     endpoint = request.logging_endpoint or env.get(
         "GARDENER_GATE_LOGGING_ENDPOINT"
     )
@@ -151,7 +144,7 @@ def _cloud_plan(
         service=service,
         region=region,
         revision=revision,
-        start=start,
+        start=start or until - window,
         end=until,
         user_filter=request.user_filter,
         max_entries=request.max_entries,
