@@ -87,7 +87,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     ),
     (
         re.compile(
-            r"(?i)\b(bearer|basic|token)(\s{1,8})(?!<)[A-Za-z0-9\-._~+/]{8,4096}"
+            r"(?i)\b(bearer|basic|token)(\s{1,8})(?!<)"
+            r"[A-Za-z0-9\-._~+/]{8,4096}"
             r"=*"
         ),
         r"\1\2" + REDACTED,

@@ -230,3 +230,32 @@ class GitHubFake:
         if not listing:
             return _json({"message": "Not Found"}, 404)
         return _json(listing)
+
+
+def pull_request_runner(monkeypatch: Any, root: Any, api: str) -> None:
+    """Set the runner's variables for publish on pull request 412."""
+    event = root / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "pull_request": {
+                    "number": 412,
+                    "labels": [],
+                    "base": {
+                        "sha": "b",
+                        "repo": {"full_name": "platform/orders-api"},
+                    },
+                    "head": {"repo": {"full_name": "platform/orders-api"}},
+                }
+            }
+        )
+    )
+    for name, value in {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": "platform/orders-api",
+        "GITHUB_TOKEN": "ghs_faketoken000000000000000000000000",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_STEP_SUMMARY": str(root / "summary.md"),
+        "GITHUB_OUTPUT": str(root / "outputs.txt"),
+    }.items():
+        monkeypatch.setenv(name, value)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes.github import GitHubFake
+from fakes.github import GitHubFake, pull_request_runner
 from fakes.google import LoggingFake, RunFake, error_response
 from werkzeug import Response
 
@@ -178,31 +178,7 @@ def test_short_pages_are_followed_to_the_end(gate, httpserver, monkeypatch):
 
 
 def _publish_env(monkeypatch, tmp_path, api: str) -> None:
-    event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "pull_request": {
-                    "number": 412,
-                    "labels": [],
-                    "base": {
-                        "sha": "b",
-                        "repo": {"full_name": "platform/orders-api"},
-                    },
-                    "head": {"repo": {"full_name": "platform/orders-api"}},
-                }
-            }
-        )
-    )
-    for name, value in {
-        "GITHUB_API_URL": api,
-        "GITHUB_REPOSITORY": "platform/orders-api",
-        "GITHUB_TOKEN": "ghs_faketoken000000000000000000000000",
-        "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-        "GITHUB_OUTPUT": str(tmp_path / "outputs.txt"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    pull_request_runner(monkeypatch, tmp_path, api)
 
 
 def _publish(gate, tmp_path):

@@ -191,29 +191,10 @@ def test_the_property_covers_every_shape():
 
 def test_secrets_in_the_comment_body(gate, tmp_path, monkeypatch, httpserver):
     """The PR comment, posted to a fake GitHub, holds none of them."""
-    from fakes.github import GitHubFake
+    from fakes.github import GitHubFake, pull_request_runner
 
     fake = GitHubFake()
-    monkeypatch.setenv("GITHUB_API_URL", fake.install(httpserver))
-    monkeypatch.setenv("GITHUB_REPOSITORY", "platform/orders-api")
-    monkeypatch.setenv("GITHUB_TOKEN", "ghs_faketoken000000000000000000000000")
-    event = tmp_path / "event.json"
-    event.write_text(
-        json.dumps(
-            {
-                "pull_request": {
-                    "number": 412,
-                    "labels": [],
-                    "base": {
-                        "sha": "b",
-                        "repo": {"full_name": "platform/orders-api"},
-                    },
-                    "head": {"repo": {"full_name": "platform/orders-api"}},
-                }
-            }
-        )
-    )
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    pull_request_runner(monkeypatch, tmp_path, fake.install(httpserver))
     secrets = {
         "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdEFGH1234",
         "github": "ghp_" + "a1B2" * 9,
