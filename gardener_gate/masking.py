@@ -15,6 +15,7 @@ __all__ = [
     "template_route",
 ]
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -74,6 +75,23 @@ _ID_SEGMENT = re.compile(
 def mask(text: str) -> str:
     """Return the template of ``text``: variables masked, spaces folded."""
     text = text[:MAX_TEMPLATE_INPUT]
+    known = _MASKED.get(text)
+    if known is not None:
+        return known
+    masked = _mask(text)
+    if len(_MASKED) >= _CACHE_SIZE:
+        _MASKED.clear()
+    _MASKED[text] = masked
+    return masked
+
+
+# Logs repeat their messages word for word ("Application startup
+# complete."); each distinct text is masked once.
+_MASKED: dict[str, str] = {}
+_CACHE_SIZE = 50_000
+
+
+def _mask(text: str) -> str:
     if "://" in text:
         text = _URL.sub(_url_template, text)
     if "-" in text:
@@ -153,6 +171,7 @@ def _fold_repeats(tokens: list[str]) -> list[str]:
     return tokens
 
 
+@functools.lru_cache(maxsize=50_000)
 def template_route(url: str) -> str:
     """The path of a URL with ids as ``{id}`` (UUIDs as ``{uuid}``)."""
     path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
