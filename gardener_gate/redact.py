@@ -60,6 +60,36 @@ _SERVICE_ACCOUNT = ".gserviceaccount.com"
 
 # Each pattern with the text that replaces it; applied in this order. The
 # hint is a substring the pattern cannot match without.
+# Where each service token must start; the token pattern runs only on text
+# holding one of them.
+_TOKEN_PREFIXES = (
+    "AKIA",
+    "ASIA",
+    "AGPA",
+    "AIDA",
+    "AROA",
+    "ANPA",
+    "AIza",
+    "ya29.",
+    "1//0",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "sk_",
+    "rk_",
+    "glpat-",
+    "npm_",
+    "SG.",
+    "hooks.slack.com",
+)
+
+# Each pattern with the text that replaces it, and the words (|-separated)
+# one of which a text must hold for the pattern to be tried; applied in
+# this order.
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(
@@ -92,7 +122,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
             r"=*"
         ),
         r"\1\2" + REDACTED,
-        "",
+        "bearer|basic|token",
     ),
     (
         re.compile(
@@ -110,7 +140,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
             r"|hooks\.slack\.com/services/[A-Za-z0-9/]{1,256}"
         ),
         REDACTED,
-        "",
+        "|".join(_TOKEN_PREFIXES),
     ),
     (
         # scheme://user:@host: a user name with an empty password.
@@ -269,11 +299,15 @@ class Redactor:
         text = clean_text(text)
         if not self._extra and not _worth_scanning(text):
             return text
-        for pattern, replacement, hint in _PATTERNS:
-            if hint and hint not in text:
+        lower = text.lower()
+        for pattern, replacement, hints in _PATTERNS:
+            if not any(
+                hint in text or hint in lower for hint in hints.split("|")
+            ):
                 continue
             text = pattern.sub(replacement, text)
-        text = _redact_assignments(text)
+        if _SECRET_WORD_LOWER.search(text.lower()):
+            text = _redact_assignments(text)
         if "@" in text or "%40" in text:
             text = _EMAIL.sub(self._email, text)
         for extra in self._extra:
