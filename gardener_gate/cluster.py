@@ -19,6 +19,7 @@ __all__ = [
     "Cluster",
     "Clusterer",
     "Traffic",
+    "is_traffic",
 ]
 
 import bisect
@@ -359,14 +360,8 @@ class Clusterer:
         cluster's id.
         """
         http_status = event.http.status if event.http is not None else None
-        if (
-            event.http is not None
-            and http_status is not None
-            and (200 <= http_status < 400)
-        ):
-            self.traffic.count += 1
-            self.traffic.by_status[http_status] += 1
-            self.traffic.latencies.add(event.http.latency)
+        if is_traffic(event):
+            self.count_traffic(event)
             return None
         kind, key, title = _identify(event)
         stats = self._stats.get((kind, key))
@@ -390,6 +385,16 @@ class Clusterer:
         stats.add(event)
         return kind, key
 
+    def count_traffic(self, event: LogEntry) -> None:
+        """Count a successful request into the baseline: status, latency.
+
+        Only those two are kept, so the event need not be redacted.
+        """
+        assert event.http is not None and event.http.status is not None
+        self.traffic.count += 1
+        self.traffic.by_status[event.http.status] += 1
+        self.traffic.latencies.add(event.http.latency)
+
     def clusters(self) -> list[Cluster]:
         """The clusters, with variable words merged, most events first."""
         merged = _merge_variables(list(self._stats.values()))
@@ -401,6 +406,12 @@ class Clusterer:
                 self.assignment[member] = cluster.id
         frozen.sort(key=lambda c: (-c.count, c.id))
         return frozen
+
+
+def is_traffic(event: LogEntry) -> bool:
+    """Whether an event is a successful request (2xx, 3xx), not an issue."""
+    status = event.http.status if event.http is not None else None
+    return status is not None and 200 <= status < 400
 
 
 def _identify(event: LogEntry) -> tuple[str, str, str]:

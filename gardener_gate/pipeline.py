@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from gardener_gate.cluster import Cluster, Clusterer, Traffic
+from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.redact import Redactor, clean_text
@@ -155,7 +155,11 @@ def run_gate(
     )
     for event in Stitcher().events(entries):
         counts.events += 1
-        clusterer.add(redactor.entry(event))
+        if is_traffic(event):
+            # The baseline keeps a status and a latency, nothing to redact.
+            clusterer.count_traffic(event)
+        else:
+            clusterer.add(redactor.entry(event))
     if options.revision and counts.analysed == 0 and counts.read:
         seen = ", ".join(sorted(source.revisions)) or "none"
         raise LogReadError(
