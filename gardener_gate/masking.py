@@ -127,6 +127,7 @@ _KEY_LITERAL = re.compile(
 _QUOTED = re.compile(r"\"[^\"]{0,200}\"|'[^']{0,200}'")
 
 
+@functools.lru_cache(maxsize=50_000)
 def shape(template: str) -> str:
     """What a template groups on: every variable part one ``<*>``.
 
