@@ -145,11 +145,12 @@ def run_gate(
         source.window_given = True
     redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
     clusterer = Clusterer()
+    observer = _Observer(source, redactor)
     entries = _select(
         _entries(logs.records(), counts, source),
         options,
         counts,
-        _Observer(source, redactor),
+        observer,
         start,
         end,
     )
@@ -160,6 +161,7 @@ def run_gate(
             clusterer.count_traffic(event)
         else:
             clusterer.add(redactor.entry(event))
+    observer.finish()
     if options.revision and counts.analysed == 0 and counts.read:
         seen = ", ".join(sorted(source.revisions)) or "none"
         raise LogReadError(
@@ -241,33 +243,50 @@ def _entries(
 
 
 class _Observer:
-    """Notes where entries came from, in redacted words.
+    """Notes where entries came from; the names are redacted at the end.
 
     Revision and service names reach the worklog, so they pass through
-    the same redaction as messages do.
+    the same redaction as messages do, once per distinct name.
     """
 
     def __init__(self, source: SourceInfo, redactor: Redactor) -> None:
         self._source = source
         self._redactor = redactor
+        self._revisions: Counter[str] = Counter()
+        self._origins: tuple[Counter[str], ...] = (
+            Counter(),
+            Counter(),
+            Counter(),
+        )
 
     def revision(self, name: str | None) -> None:
-        revisions = self._source.revisions
-        label = self._redactor.text(name) if name else "(none)"
-        if label in revisions or len(revisions) < 50:
-            revisions[label] += 1
+        label = name or ""
+        if label in self._revisions or len(self._revisions) < 50:
+            self._revisions[label] += 1
 
     def origin(self, entry: LogEntry) -> None:
-        text = self._redactor.text
-        for counter, value in (
-            (self._source.services, entry.service),
-            (self._source.projects, entry.project),
-            (self._source.regions, entry.location),
+        for counter, value in zip(
+            self._origins,
+            (entry.service, entry.project, entry.location),
+            strict=True,
         ):
-            label = text(value) if value else ""
-            if label and (label in counter or len(counter) < 20):
-                counter[label] += 1
+            if value and (value in counter or len(counter) < 20):
+                counter[value] += 1
         self._source.widen(entry.timestamp)
+
+    def finish(self) -> None:
+        """Put the redacted names into the source's counts."""
+        text = self._redactor.text
+        for name, count in self._revisions.items():
+            self._source.revisions[text(name) if name else "(none)"] += count
+        targets = (
+            self._source.services,
+            self._source.projects,
+            self._source.regions,
+        )
+        for target, counter in zip(targets, self._origins, strict=True):
+            for name, count in counter.items():
+                target[text(name)] += count
 
 
 def _select(
