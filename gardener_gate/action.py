@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gardener_gate.errors import UsageError
+from gardener_gate.rules.load import is_rules_file
 
 # GitHub rejects a job summary over 1 MiB; keep a margin for other steps.
 SUMMARY_LIMIT = 1_000_000
@@ -277,7 +278,7 @@ def base_rules(inputs: Mapping[str, str], runner: Runner, into: Path) -> Path:
         runner.notice(f"gardener-gate: the base branch has no {folder}/")
         return into
     for name in listing.stdout.split():
-        if not name.endswith((".yaml", ".yml")):
+        if not is_rules_file(name):
             continue
         shown = subprocess.run(
             ["git", "show", f"{sha}:{folder}/{name}"], capture_output=True

@@ -74,23 +74,12 @@ _ID_SEGMENT = re.compile(
 
 def mask(text: str) -> str:
     """Return the template of ``text``: variables masked, spaces folded."""
-    text = text[:MAX_TEMPLATE_INPUT]
-    known = _MASKED.get(text)
-    if known is not None:
-        return known
-    masked = _mask(text)
-    if len(_MASKED) >= _CACHE_SIZE:
-        _MASKED.clear()
-    _MASKED[text] = masked
-    return masked
+    return _mask(text[:MAX_TEMPLATE_INPUT])
 
 
 # Logs repeat their messages word for word ("Application startup
 # complete."); each distinct text is masked once.
-_MASKED: dict[str, str] = {}
-_CACHE_SIZE = 50_000
-
-
+@functools.lru_cache(maxsize=50_000)
 def _mask(text: str) -> str:
     if "://" in text:
         text = _URL.sub(_url_template, text)

@@ -28,6 +28,7 @@ from gardener_gate.errors import EXIT_FAIL, EXIT_PASS, EXIT_READ, LogReadError
 from gardener_gate.markdown import code, table
 from gardener_gate.pull_request import PullRequest, PullRequestError
 from gardener_gate.render import render_markdown
+from gardener_gate.rules.load import is_rules_file
 
 logger = logging.getLogger(__name__)
 
@@ -244,9 +245,7 @@ def _local_files(folder: Path) -> dict[str, str]:
     return {
         path.name: path.read_text(encoding="utf-8", errors="replace")
         for path in sorted(folder.iterdir())
-        if path.suffix in (".yaml", ".yml")
-        and path.is_file()
-        and not path.name.startswith(".")
+        if is_rules_file(path.name) and path.is_file()
     }
 
 

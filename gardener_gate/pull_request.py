@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import requests
 from github import Auth, Github, GithubException
 
+from gardener_gate.rules.load import is_rules_file
+
 logger = logging.getLogger(__name__)
 
 # The workflow's own token may not read /user; its comments are by this.
@@ -172,9 +174,7 @@ class PullRequest:
             return {
                 item.name: item.decoded_content.decode("utf-8", "replace")
                 for item in items
-                if item.type == "file"
-                and item.name.endswith((".yaml", ".yml"))
-                and not item.name.startswith(".")
+                if item.type == "file" and is_rules_file(item.name)
             }
 
         return self._call(read, f"read {folder}/ at the base branch")

@@ -28,14 +28,6 @@ from gardener_gate.verdict import Finding, Status
 SCHEMA_VERSION = 1
 
 
-def _short(title: str, limit: int = 120) -> str:
-    return title if len(title) <= limit else title[: limit - 1] + "…"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def _time(moment: datetime | None) -> str | None:
     return None if moment is None else format_time(moment)
 

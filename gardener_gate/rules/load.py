@@ -7,6 +7,7 @@ them at once, before any log is read.
 from __future__ import annotations
 
 __all__ = [
+    "is_rules_file",
     "load_rules",
 ]
 
@@ -166,6 +167,11 @@ def load_rules(directory: Path | None) -> RuleSet:
     return built.rule_set(tuple(d.name for d in documents))
 
 
+def is_rules_file(name: str) -> bool:
+    """Whether a file of a rules folder is read: YAML, not hidden."""
+    return name.endswith((".yaml", ".yml")) and not name.startswith(".")
+
+
 def _rule_files(directory: Path | None) -> list[Path]:
     if directory is None:
         return []
@@ -175,11 +181,7 @@ def _rule_files(directory: Path | None) -> list[Path]:
         raise RulesError(
             [RuleProblem(str(directory), 0, "(rules)", "no such directory")]
         )
-    found = sorted(
-        p
-        for p in directory.iterdir()
-        if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
-    )
+    found = sorted(p for p in directory.iterdir() if is_rules_file(p.name))
     broken = [p for p in found if not p.is_file()]
     if any(not p.exists() for p in broken):
         raise RulesError(
