@@ -8,6 +8,8 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "SourceInfo",
+    "judge",
+    "run_day",
     "run_gate",
     "window_bounds",
 ]
@@ -15,10 +17,11 @@ __all__ = [
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+from gardener_gate.baseline import Baseline, compare, span_hours
 from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError, UsageError
@@ -31,6 +34,7 @@ from gardener_gate.verdict import Decision, decide
 logger = logging.getLogger(__name__)
 
 MAX_SKIP_REASONS = 100
+_MAX_INSTANCES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,8 @@ class SourceInfo:
     projects: Counter[str] = field(default_factory=Counter)
     regions: Counter[str] = field(default_factory=Counter)
     revisions: Counter[str] = field(default_factory=Counter)
+    revision_starts: dict[str, datetime] = field(default_factory=dict)
+    instances: int = 0
     window_start: datetime | None = None
     window_end: datetime | None = None
     window_given: bool = False
@@ -115,6 +121,7 @@ class RunResult:
     decision: Decision
     cluster_overflow: int
     partial: str | None = None
+    baseline: Baseline | None = None
 
 
 class LogSource(Protocol):
@@ -129,7 +136,10 @@ class LogSource(Protocol):
 
 
 def run_gate(
-    options: RunOptions, rules: RuleSet, logs: LogSource
+    options: RunOptions,
+    rules: RuleSet,
+    logs: LogSource,
+    baseline: Baseline | None = None,
 ) -> RunResult:
     """Read the logs, cluster them and decide.
 
@@ -169,18 +179,6 @@ def run_gate(
             f"entries; revisions present: {seen}"
         )
     clusters = tuple(clusterer.clusters())
-    threshold = (
-        options.threshold
-        if options.threshold is not None
-        else rules.policy.fail_on
-    )
-    decision = decide(
-        clusters,
-        rules,
-        (end or options.now).date(),
-        threshold,
-        no_data=counts.events == 0,
-    )
     return RunResult(
         options=options,
         rules=rules,
@@ -188,9 +186,63 @@ def run_gate(
         counts=counts,
         clusters=clusters,
         traffic=clusterer.traffic,
-        decision=decision,
+        decision=_decide(options, rules, source, counts, clusters, baseline),
         cluster_overflow=clusterer.overflow,
         partial=logs.partial,
+        baseline=baseline,
+    )
+
+
+def judge(result: RunResult, baseline: Baseline) -> RunResult:
+    """Decide again on the clusters of a run, against a baseline.
+
+    For the revision before the one analysed, which only the run itself
+    names when reading a file.
+    """
+    decision = _decide(
+        result.options,
+        result.rules,
+        result.source,
+        result.counts,
+        result.clusters,
+        baseline,
+    )
+    return replace(result, decision=decision, baseline=baseline)
+
+
+def run_day(options: RunOptions) -> date:
+    """The day acceptances expire against: ``--until``'s, or today's."""
+    moment = options.until or options.now
+    return moment.astimezone(UTC).date()
+
+
+def _decide(
+    options: RunOptions,
+    rules: RuleSet,
+    source: SourceInfo,
+    counts: Counts,
+    clusters: tuple[Cluster, ...],
+    baseline: Baseline | None,
+) -> Decision:
+    threshold = (
+        options.threshold
+        if options.threshold is not None
+        else rules.policy.fail_on
+    )
+    compared = None
+    if baseline is not None and baseline.missing is None:
+        hours = span_hours(source.window_start, source.window_end)
+        compared = compare(
+            clusters, baseline, hours, rules.policy.frequency_factor
+        )
+    return decide(
+        clusters,
+        rules,
+        run_day(options),
+        threshold,
+        no_data=counts.events == 0,
+        baseline=compared,
+        no_baseline=baseline.missing if baseline is not None else None,
     )
 
 
@@ -253,16 +305,23 @@ class _Observer:
         self._source = source
         self._redactor = redactor
         self._revisions: Counter[str] = Counter()
+        self._starts: dict[str, datetime] = {}
+        self._instances: set[str] = set()
         self._origins: tuple[Counter[str], ...] = (
             Counter(),
             Counter(),
             Counter(),
         )
 
-    def revision(self, name: str | None) -> None:
-        label = name or ""
+    def revision(self, entry: LogEntry) -> None:
+        label = entry.revision or ""
         if label in self._revisions or len(self._revisions) < 50:
             self._revisions[label] += 1
+            moment = entry.timestamp
+            if label and moment is not None:
+                first = self._starts.get(label)
+                if first is None or moment < first:
+                    self._starts[label] = moment
 
     def origin(self, entry: LogEntry) -> None:
         for counter, value in zip(
@@ -272,6 +331,8 @@ class _Observer:
         ):
             if value and (value in counter or len(counter) < 20):
                 counter[value] += 1
+        if entry.instance and len(self._instances) < _MAX_INSTANCES:
+            self._instances.add(entry.instance)
         self._source.widen(entry.timestamp)
 
     def finish(self) -> None:
@@ -279,6 +340,9 @@ class _Observer:
         text = self._redactor.text
         for name, count in self._revisions.items():
             self._source.revisions[text(name) if name else "(none)"] += count
+        for name, moment in self._starts.items():
+            self._source.revision_starts[text(name)] = moment
+        self._source.instances = len(self._instances)
         targets = (
             self._source.services,
             self._source.projects,
@@ -312,7 +376,7 @@ def _select(
         ):
             counts.outside_window += 1
             continue
-        observer.revision(entry.revision)
+        observer.revision(entry)
         if options.revision and entry.revision != options.revision:
             counts.outside_revision += 1
             continue

@@ -19,7 +19,7 @@ from gardener_gate import __version__
 from gardener_gate.clock import format_time
 from gardener_gate.cluster import ALGORITHM
 from gardener_gate.errors import UsageError
-from gardener_gate.pipeline import RunResult
+from gardener_gate.pipeline import RunResult, run_day
 from gardener_gate.render import render_markdown
 from gardener_gate.rules import format_priority
 from gardener_gate.snippet import accept_all, accept_snippet
@@ -34,12 +34,6 @@ def _time(moment: datetime | None) -> str | None:
 
 def _top(counter: Counter[str]) -> str | None:
     return counter.most_common(1)[0][0] if counter else None
-
-
-def run_date(result: RunResult) -> date:
-    """The day acceptances expire against: ``--until``'s, or today's."""
-    moment = result.options.until or result.options.now
-    return moment.astimezone(UTC).date()
 
 
 def _describe_source(result: RunResult) -> dict[str, Any]:
@@ -122,7 +116,7 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
     """The worklog as a JSON object; README.md lists its fields."""
     decision = result.decision
     counts = result.counts
-    today = run_date(result)
+    today = run_day(result.options)
     new = [f for f in decision.findings if f.status is Status.NEW]
     clusters = [_cluster_json(f, today) for f in decision.findings]
     snippets = [c["accept_snippet"] for c in clusters if "accept_snippet" in c]

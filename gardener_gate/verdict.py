@@ -12,10 +12,11 @@ __all__ = [
 
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from gardener_gate.baseline import Comparison, Standing
 from gardener_gate.cluster import Cluster
 from gardener_gate.rules import RuleSet, Signature, format_priority
 
@@ -56,6 +57,18 @@ class Finding:
     status: Status
     signature: Signature | None
     fails: bool
+    baseline: Comparison | None = None
+    ran_out: str | None = None
+
+    @property
+    def excused(self) -> bool:
+        """A new cluster that does not fail: the baseline had it alike."""
+        return (
+            self.status is Status.NEW
+            and not self.fails
+            and self.baseline is not None
+            and self.baseline.standing is Standing.KNOWN
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +93,19 @@ def decide(
     today: date,
     threshold: int,
     no_data: bool,
+    *,
+    baseline: Mapping[str, Comparison] | None = None,
+    no_baseline: str | None = None,
 ) -> Decision:
-    """Give each cluster a priority and a status, then the verdict."""
+    """Give each cluster a priority and a status, then the verdict.
+
+    ``baseline`` holds each cluster's comparison with the baseline, when
+    one was asked for; ``no_baseline`` says why it could not be had.
+    """
+    compared = baseline or {}
     findings = [
-        _assess(cluster, rules, today, threshold) for cluster in clusters
+        _assess(cluster, rules, today, threshold, compared.get(cluster.id))
+        for cluster in clusters
     ]
     # A signature shadowed by an earlier one still describes something; only
     # one that fits no cluster at all is stale.
@@ -95,24 +117,45 @@ def decide(
     findings.sort(key=lambda f: (f.priority, -f.cluster.count, f.cluster.id))
     stale = tuple(s for s in rules.signatures if s.id not in used)
     verdict, reason = _verdict(findings, rules, threshold, no_data)
+    if no_baseline is not None and verdict is Verdict.PASS:
+        policy = rules.policy.no_baseline
+        verdict = {"warn": Verdict.WARN, "fail": Verdict.FAIL}.get(
+            policy, Verdict.PASS
+        )
+        reason += f"; no baseline to compare with ({no_baseline}; "
+        reason += f"no_baseline: {policy})"
     logger.info("verdict=%s reason=%s", verdict.value, reason)
     return Decision(verdict, threshold, tuple(findings), stale, reason)
 
 
 def _assess(
-    cluster: Cluster, rules: RuleSet, today: date, threshold: int
+    cluster: Cluster,
+    rules: RuleSet,
+    today: date,
+    threshold: int,
+    compared: Comparison | None,
 ) -> Finding:
     signature = next((s for s in rules.signatures if s.matches(cluster)), None)
     priority, priority_rule = _priority(cluster, rules, signature)
+    ran_out = None
     if signature is None:
         status = Status.NEW
     elif signature.accept is None:
         status = Status.KNOWN
-    elif signature.accept.holds_on(today):
-        status = Status.ACCEPTED
     else:
-        status = Status.EXPIRED
+        rise = compared.factor if compared is not None else None
+        ran_out = signature.accept.ran_out(today, cluster.count, rise)
+        status = Status.ACCEPTED if ran_out is None else Status.EXPIRED
     fails = status.can_fail and priority <= threshold
+    if (
+        fails
+        and status is Status.NEW
+        and compared is not None
+        and compared.standing is Standing.KNOWN
+        and rules.policy.known_in_baseline == "pass"
+    ):
+        # The revision before logged it at a like rate: not this change.
+        fails = False
     logger.debug(
         "cluster=%s priority=%s by=%s signature=%s status=%s fails=%s",
         cluster.id,
@@ -122,7 +165,16 @@ def _assess(
         status.value,
         fails,
     )
-    return Finding(cluster, priority, priority_rule, status, signature, fails)
+    return Finding(
+        cluster,
+        priority,
+        priority_rule,
+        status,
+        signature,
+        fails,
+        compared,
+        ran_out,
+    )
 
 
 def _priority(

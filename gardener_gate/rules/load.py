@@ -16,7 +16,7 @@ import logging
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
@@ -35,6 +35,7 @@ from gardener_gate.rules.model import (
 from gardener_gate.severity import Severity
 
 logger = logging.getLogger(__name__)
+_N = TypeVar("_N", int, float)
 
 _MAX_NODES = 100_000
 _MAX_DEPTH = 64
@@ -391,6 +392,9 @@ class _Builder:
                 redact_service_accounts=bool(
                     merged.get("redact_service_accounts", False)
                 ),
+                no_baseline=merged.get("no_baseline", "warn"),
+                frequency_factor=float(merged.get("frequency_factor", 3)),
+                known_in_baseline=merged.get("known_in_baseline", "pass"),
             ),
             files=files,
         )
@@ -526,6 +530,8 @@ class _Builder:
             owner=accept.get("owner"),
             link=accept.get("link"),
             expires=day,
+            until_count=_number(accept.get("until_count"), int),
+            until_rate_factor=_number(accept.get("until_rate_factor"), float),
         )
 
 
@@ -543,6 +549,10 @@ def _rule_id(document: _Document, path: Path_) -> str | None:
 def _status(value: Any) -> int | str | None:
     # YAML reads 502.0 as a number that JSON Schema counts as an integer.
     return int(value) if isinstance(value, float) else value
+
+
+def _number(value: Any, kind: type[_N]) -> _N | None:
+    return None if value is None else kind(value)
 
 
 def _severity(name: str | None) -> Severity | None:

@@ -146,10 +146,33 @@ class Acceptance:
     owner: str | None = None
     link: str | None = None
     expires: date | None = None
+    until_count: int | None = None
+    until_rate_factor: float | None = None
 
     def holds_on(self, day: date) -> bool:
         """Whether the acceptance still holds on ``day`` (UTC)."""
         return self.expires is None or day <= self.expires
+
+    def ran_out(self, day: date, count: int, rise: float | None) -> str | None:
+        """Why the acceptance no longer holds, or None while it does.
+
+        ``rise`` is the factor by which the cluster's rate per hour rose
+        over the baseline's; None when there is no baseline to say.
+        """
+        if not self.holds_on(day):
+            return f"it ran out on {self.expires}"
+        if self.until_count is not None and count >= self.until_count:
+            return f"{count} events reached until_count {self.until_count}"
+        if (
+            self.until_rate_factor is not None
+            and rise is not None
+            and rise >= self.until_rate_factor
+        ):
+            return (
+                f"its rate rose ×{rise:g} over the baseline, past "
+                f"until_rate_factor {self.until_rate_factor:g}"
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +252,9 @@ class Policy:
     fail_on: int = 2
     no_data: str = "warn"
     redact_service_accounts: bool = False
+    no_baseline: str = "warn"
+    frequency_factor: float = 3.0
+    known_in_baseline: str = "pass"
 
 
 @dataclass(frozen=True, slots=True)
