@@ -25,12 +25,14 @@ from gardener_gate.errors import (
     EXIT_READ,
     GateError,
     RulesError,
+    UsageError,
 )
-from gardener_gate.pipeline import run_gate
-from gardener_gate.plan import RunRequest, plan_run
+from gardener_gate.pipeline import judge, run_gate
+from gardener_gate.plan import RunRequest, plan_run, read_baseline
 from gardener_gate.publish import COMMENT_TARGET, PublishOptions, publish
-from gardener_gate.report import clear_worklog, write_worklog
+from gardener_gate.report import clear_worklog, read_worklog, write_worklog
 from gardener_gate.rules import load_rules
+from gardener_gate.snippet import suggest
 from gardener_gate.source import FORMATS
 from gardener_gate.verdict import Verdict
 
@@ -118,6 +120,18 @@ def _parser() -> argparse.ArgumentParser:
         help="total time to spend retrying throttled or failed reads "
         "(default 120; also GARDENER_GATE_RETRY_BUDGET)",
     )
+    baseline = run.add_mutually_exclusive_group()
+    baseline.add_argument(
+        "--baseline-revision",
+        metavar="REV|auto",
+        help="compare with this revision's clusters (auto: the revision "
+        "before the one analysed)",
+    )
+    baseline.add_argument(
+        "--baseline",
+        metavar="WORKLOG",
+        help="compare with the worklog.json of an earlier run (or its folder)",
+    )
     run.add_argument("--window", help="how far back from --until, e.g. 3d")
     run.add_argument("--until", help="end of the window (RFC 3339)")
     run.add_argument(
@@ -194,12 +208,36 @@ def _parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="work with rules files")
     rules_commands = rules.add_subparsers(
-        dest="rules_command", required=True, metavar="{check}"
+        dest="rules_command", required=True, metavar="{check,suggest}"
     )
     check = rules_commands.add_parser(
         "check", help="validate rules files", parents=[verbose]
     )
     check.add_argument("--rules", type=Path, metavar="DIR")
+    suggest = rules_commands.add_parser(
+        "suggest",
+        help="write the accept snippets of a worklog's new clusters into "
+        "a rules file for review",
+        parents=[verbose],
+    )
+    suggest.add_argument(
+        "--worklog",
+        type=Path,
+        default=Path("gardener-gate-out"),
+        metavar="PATH",
+        help="worklog.json, or its folder (default: gardener-gate-out)",
+    )
+    suggest.add_argument(
+        "--out",
+        type=Path,
+        default=Path("suggested-rules.yaml"),
+        metavar="FILE",
+        help="the file to write (default: suggested-rules.yaml); move it "
+        "into your rules folder once each reason is written",
+    )
+    suggest.add_argument(
+        "--force", action="store_true", help="overwrite --out if it exists"
+    )
     return parser
 
 
@@ -227,6 +265,8 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         retry_budget=args.retry_budget,
         threshold=args.fail_on,
         dry_run=args.dry_run,
+        baseline=args.baseline,
+        baseline_revision=args.baseline_revision,
     )
     progress = _Progress()
     options, source = plan_run(request, os.environ, progress)
@@ -235,6 +275,11 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     clear_worklog(args.out)
     _warn(rules.warnings((options.until or now).date()))
     result = run_gate(options, rules, source)
+    baseline = read_baseline(request, result, os.environ, progress)
+    if baseline is not None:
+        result = judge(result, baseline)
+        if baseline.missing:
+            _warn([f"no baseline: {baseline.missing}"])
     progress.done()
     md_path, _ = write_worklog(result, args.out, now)
     decision = result.decision
@@ -331,6 +376,29 @@ def _check(args: argparse.Namespace, now: datetime) -> int:
     return EXIT_PASS
 
 
+def _suggest(args: argparse.Namespace) -> int:
+    text, count = suggest(read_worklog(args.worklog))
+    if not count:
+        print(f"gardener-gate: {args.worklog} has no new cluster to accept")
+        return EXIT_PASS
+    try:
+        with args.out.open("w" if args.force else "x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        raise UsageError(
+            f"--out {args.out} exists; give another file, or --force"
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"--out {args.out}: cannot write it ({exc.strerror or exc})"
+        ) from None
+    print(
+        f"gardener-gate: wrote {_count(count, 'signature')} to {args.out}; "
+        "write each reason, then move the file into your rules folder"
+    )
+    return EXIT_PASS
+
+
 def _configure_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
@@ -356,6 +424,8 @@ def main(
             return _run(args, moment)
         if args.command == "publish":
             return _publish(args)
+        if args.rules_command == "suggest":
+            return _suggest(args)
         return _check(args, moment)
     except RulesError as exc:
         for problem in exc.problems:

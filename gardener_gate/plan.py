@@ -6,21 +6,30 @@ __all__ = [
     "DEFAULT_CLOUD_WINDOW",
     "RunRequest",
     "plan_run",
+    "read_baseline",
 ]
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
-from gardener_gate.clock import parse_until, parse_window
+from gardener_gate.baseline import Baseline, span_hours
+from gardener_gate.clock import format_time, parse_until, parse_window
 from gardener_gate.cloud import (
     CloudLoggingSource,
     CloudQuery,
     RetryPolicy,
     make_logging_client,
 )
-from gardener_gate.errors import UsageError
-from gardener_gate.pipeline import LogSource, RunOptions, window_bounds
+from gardener_gate.errors import LogReadError, UsageError
+from gardener_gate.pipeline import (
+    LogSource,
+    RunOptions,
+    RunResult,
+    run_gate,
+    window_bounds,
+)
 from gardener_gate.revision import RunAdmin, make_run_admin
 from gardener_gate.source import FileSource
 
@@ -47,6 +56,8 @@ class RunRequest:
     retry_budget: float | None = None
     threshold: int | None = None
     dry_run: bool = False
+    baseline: str | None = None
+    baseline_revision: str | None = None
 
 
 def plan_run(
@@ -66,6 +77,7 @@ def plan_run(
         raise UsageError(
             "--revision: give a revision name, such as orders-api-00042-kot"
         )
+    _check_baseline(request)
     cloud = (request.project, request.service, request.region)
     if request.logs is not None:
         if request.revision == "auto":
@@ -85,6 +97,105 @@ def plan_run(
             "read from Cloud Logging"
         )
     return _cloud_plan(request, env, progress, admin, logging_client)
+
+
+def _check_baseline(request: RunRequest) -> None:
+    wanted = request.baseline_revision
+    if wanted is None:
+        return
+    if request.baseline is not None:
+        raise UsageError("give --baseline or --baseline-revision, not both")
+    if not wanted.strip():
+        raise UsageError("--baseline-revision: give a revision name, or auto")
+    if request.logs == "-":
+        raise UsageError(
+            "--baseline-revision reads the logs twice; give a file, not -"
+        )
+    if request.logs is not None and wanted == "auto" and not request.revision:
+        raise UsageError(
+            "--baseline-revision auto takes the revision before the one "
+            "analysed; with --logs, name that one with --revision"
+        )
+    if wanted == request.revision:
+        raise UsageError(
+            f"--baseline-revision {wanted} is the revision analysed; name "
+            "an earlier one, or auto"
+        )
+
+
+def read_baseline(
+    request: RunRequest,
+    result: RunResult,
+    env: Mapping[str, str],
+    progress: Callable[[int, int], None] | None = None,
+    admin: RunAdmin | None = None,
+    logging_client: object | None = None,
+) -> Baseline | None:
+    """The baseline the request asks for, read from where it says.
+
+    The revision before is read from the same source over its own
+    window: for Cloud Logging, the window that ends when the analysed
+    revision started. A baseline that has no data is returned as missing,
+    for the rules' policy to judge.
+
+    Raises:
+        UsageError: the baseline file is not a worklog.
+        LogReadError: Cloud Run cannot list the service's revisions.
+    """
+    if request.baseline is not None:
+        return Baseline.from_worklog(Path(request.baseline))
+    wanted = request.baseline_revision
+    if wanted is None:
+        return None
+    analysed = result.options.revision
+    cloud = request.logs is None
+    if cloud and admin is None:
+        admin = make_run_admin(env.get("GARDENER_GATE_RUN_ENDPOINT"))
+    if wanted == "auto":
+        if admin is not None and analysed is not None:
+            found = admin.previous_revision(
+                str(request.project),
+                str(request.region),
+                str(request.service),
+                analysed,
+            )
+        else:
+            found = _previous_in_file(result)
+        if found is None:
+            return Baseline.absent(
+                f"the revision before {analysed}",
+                f"no revision of the service is older than {analysed}",
+            )
+        wanted = found
+    name = f"revision {wanted}"
+    until = request.until
+    if cloud and result.options.not_before is not None:
+        # What the revision before logged while it served alone.
+        until = format_time(result.options.not_before)
+    again = replace(
+        request, revision=wanted, until=until, baseline_revision=None
+    )
+    options, source = plan_run(again, env, progress, admin, logging_client)
+    try:
+        run = run_gate(options, result.rules, source)
+    except LogReadError as fault:
+        return Baseline.absent(name, str(fault))
+    if run.counts.events == 0:
+        return Baseline.absent(name, f"{wanted} logged nothing in its window")
+    hours = span_hours(run.source.window_start, run.source.window_end)
+    return Baseline.of_clusters(name, run.clusters, hours)
+
+
+def _previous_in_file(result: RunResult) -> str | None:
+    starts = result.source.revision_starts
+    analysed = result.options.revision
+    began = starts.get(analysed or "")
+    older = sorted(
+        (moment, name)
+        for name, moment in starts.items()
+        if name != analysed and (began is None or moment < began)
+    )
+    return older[-1][1] if older else None
 
 
 def _file_plan(request: RunRequest) -> tuple[RunOptions, LogSource]:

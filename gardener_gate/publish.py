@@ -28,6 +28,7 @@ from gardener_gate.errors import EXIT_FAIL, EXIT_PASS, EXIT_READ, LogReadError
 from gardener_gate.markdown import code, table
 from gardener_gate.pull_request import PullRequest, PullRequestError
 from gardener_gate.render import render_markdown
+from gardener_gate.report import read_worklog
 from gardener_gate.rules.load import is_rules_file
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def publish(options: PublishOptions, runner: Runner) -> int:
     json_path = options.worklog / "worklog.json"
     md_path = options.worklog / "worklog.md"
     try:
-        data = _load(json_path)
+        data = read_worklog(json_path)
     except LogReadError as fault:
         if options.gate_exit_code is None:
             raise
@@ -126,19 +127,6 @@ def _no_worklog(code_in: int, runner: Runner, why: str) -> int:
     runner.set_outputs({"verdict": "error", "exit-code": str(code_in)})
     runner.warning(f"gardener-gate: {why}")
     return code_in
-
-
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LogReadError(
-            f"{path}: no readable worklog ({exc}); run `gardener-gate run` "
-            "first"
-        ) from None
-    if not isinstance(data, dict) or "clusters" not in data:
-        raise LogReadError(f"{path}: not a gardener-gate worklog")
-    return data
 
 
 def _code_of(data: dict[str, Any]) -> int:

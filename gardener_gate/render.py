@@ -153,6 +153,7 @@ def _header(data: dict[str, Any]) -> str:
             f"{entries['analysed']} analysed, {entries['events']} events",
         ],
         ["Rules", data["rules"]["summary"]],
+        *_baseline_rows(data.get("baseline")),
         [
             "Threshold",
             f"{data['threshold']} (new or expired clusters at or above it "
@@ -210,8 +211,36 @@ def _header(data: dict[str, Any]) -> str:
             "could not check this revision.",
             "",
         ]
+    baseline = data.get("baseline")
+    if baseline and baseline["missing"]:
+        lines += [
+            "> [!WARNING]",
+            f"> **No baseline: {baseline['missing']}.** No cluster could be "
+            "compared with the revision before.",
+            "",
+        ]
     lines.append(table(["", ""], rows))
     return "\n".join(lines)
+
+
+def _baseline_rows(baseline: dict[str, Any] | None) -> list[list[str]]:
+    if not baseline:
+        return []
+    if baseline["missing"]:
+        return [["Baseline", f"{baseline['name']}: missing"]]
+    standings = ", ".join(
+        f"{n} {s.replace('_', ' ')}"
+        for s, n in baseline["by_standing"].items()
+    )
+    return [
+        [
+            "Baseline",
+            f"{code(baseline['name'], True)}: "
+            f"{_plural(baseline['clusters'], 'cluster')}, "
+            f"{_plural(baseline['events'], 'event')} over "
+            f"{baseline['hours']:g} h ({standings or 'nothing to compare'})",
+        ]
+    ]
 
 
 def _source_label(source: dict[str, Any]) -> str:
@@ -233,11 +262,13 @@ def _executive_summary(data: dict[str, Any]) -> str:
         return "## Executive summary\n\nNo issue clusters were found."
     statuses = Counter(c["status"] for c in clusters)
     listed = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    compared = bool(data.get("baseline")) and not data["baseline"]["missing"]
     rows = [
         [
             str(index),
             c["priority"],
             c["status"] + (" ❌" if c["fails"] else ""),
+            *([_standing(c), str(c["baseline_count"])] if compared else []),
             c["kind"],
             c["severity"],
             str(c["count"]),
@@ -263,6 +294,7 @@ def _executive_summary(data: dict[str, Any]) -> str:
         "#",
         "Priority",
         "Status",
+        *(["Baseline", "Baseline count"] if compared else []),
         "Kind",
         "Severity",
         "Count",
@@ -270,6 +302,35 @@ def _executive_summary(data: dict[str, Any]) -> str:
         "Rule",
     ]
     return head + "\n\n" + table(columns, rows) + note
+
+
+def _standing(cluster: dict[str, Any]) -> str:
+    standing = str(cluster.get("baseline") or "—").replace("_", " ")
+    match = cluster.get("baseline_match") or {}
+    if match.get("changed"):
+        standing += " (changed)"
+    return standing
+
+
+def _baseline_line(cluster: dict[str, Any], data: dict[str, Any]) -> str:
+    baseline = data["baseline"]
+    standing = cluster["baseline"]
+    if standing == "unknown":
+        return (
+            f"- **Baseline:** **unknown**: {code(baseline['name'])} did not "
+            "log it"
+        )
+    match = cluster["baseline_match"]
+    text = (
+        f"- **Baseline:** **{standing.replace('_', ' ')}**: "
+        f"{_plural(cluster['baseline_count'], 'event')} in "
+        f"{code(baseline['name'])} over {baseline['hours']:g} h against "
+        f"{cluster['count']} here over {data['source']['window']['hours']:g}"
+        f" h (rate ×{match['rate_factor']:g})"
+    )
+    if match["changed"]:
+        text += f"; changed from {code(_short(match['title']))}"
+    return text
 
 
 def _status_line(cluster: dict[str, Any], threshold: str) -> str:
@@ -281,10 +342,10 @@ def _status_line(cluster: dict[str, Any], threshold: str) -> str:
     elif acceptance is None:
         text = f"**known**: signature {code(rule)}, not accepted"
     elif status == "expired":
-        text = (
-            f"**expired**: the acceptance of {code(rule)} ran out on "
-            f"{acceptance['expires']}"
+        why = cluster.get("expired_because") or (
+            f"it ran out on {acceptance['expires']}"
         )
+        text = f"**expired**: the acceptance of {code(rule)} ended: {why}"
     else:
         until = (
             f" until {acceptance['expires']}" if acceptance["expires"] else ""
@@ -378,6 +439,8 @@ def _cluster_section(
         f"**Last seen:** {cluster['last_seen'] or 'n/a'}",
         f"- **Cluster id:** {code(cluster['id'])}",
     ]
+    if cluster.get("baseline"):
+        parts.append(_baseline_line(cluster, data))
     shape = _shape(cluster, data["source"]["window"])
     if shape:
         parts.append(f"- **Time shape:** {shape}")
@@ -396,11 +459,13 @@ def _cluster_section(
             f"{code(r['value'])} ({r['count']})" for r in revisions[:5]
         )
         parts.append(f"- **Revisions:** {listed}")
-    instances = breakdown.get("instances", [])
-    if len(instances) == 1 and cluster["count"] > 1:
+    concentration = cluster.get("concentration")
+    if concentration:
         parts.append(
             "- **Concentration:** every event came from one instance "
-            f"({code(instances[0]['value'])})"
+            f"({code(concentration['instance'])}) of the "
+            f"{concentration['instances_in_run']} that logged in the "
+            "window: one bad instance, maybe, rather than the code"
         )
     if cluster.get("frames"):
         parts += ["", "**Application frames (outermost first):**", ""]
@@ -450,6 +515,17 @@ def _next_actions(data: dict[str, Any]) -> str:
 
 
 def _advice(cluster: dict[str, Any]) -> str:
+    advice = _status_advice(cluster)
+    standing = cluster.get("baseline")
+    if standing == "unexpected_frequency":
+        factor = cluster["baseline_match"]["rate_factor"]
+        return f"its rate rose ×{factor:g} over the baseline; {advice}"
+    if standing == "known" and cluster["status"] == "new":
+        return f"the baseline logged it at a like rate; {advice}"
+    return advice
+
+
+def _status_advice(cluster: dict[str, Any]) -> str:
     status = cluster["status"]
     if status == "new" and _priority(cluster) >= 9:
         return "informational; nothing to do"

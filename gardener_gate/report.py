@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "SCHEMA_VERSION",
     "clear_worklog",
+    "read_worklog",
     "render_json",
     "write_worklog",
 ]
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from gardener_gate import __version__
+from gardener_gate.baseline import span_hours
 from gardener_gate.clock import format_time
-from gardener_gate.cluster import ALGORITHM
-from gardener_gate.errors import UsageError
+from gardener_gate.cluster import ALGORITHM, Cluster
+from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.pipeline import RunResult, run_day
 from gardener_gate.render import render_markdown
 from gardener_gate.rules import format_priority
@@ -54,20 +56,29 @@ def _describe_source(result: RunResult) -> dict[str, Any]:
             "start": _time(source.window_start),
             "end": _time(source.window_end),
             "given": source.window_given,
+            "hours": round(
+                span_hours(source.window_start, source.window_end), 2
+            ),
         },
+        "instances": source.instances,
     }
 
 
-def _cluster_json(finding: Finding, today: date) -> dict[str, Any]:
+def _cluster_json(
+    finding: Finding, today: date, instances: int
+) -> dict[str, Any]:
     cluster = finding.cluster
     signature = finding.signature
+    compared = finding.baseline
     item: dict[str, Any] = {
         "id": cluster.id,
         "priority": format_priority(finding.priority),
         "status": finding.status.value,
+        "baseline": compared.standing.value if compared else None,
         "kind": cluster.kind,
         "severity": cluster.severity.name,
         "count": cluster.count,
+        "baseline_count": compared.baseline_count if compared else None,
         "title": cluster.title,
         "template": cluster.template,
         "rule": signature.id if signature else None,
@@ -99,6 +110,16 @@ def _cluster_json(finding: Finding, today: date) -> dict[str, Any]:
             item[name] = value
     if cluster.frames:
         item["frames"] = list(cluster.frames)
+    if compared is not None and compared.counterpart is not None:
+        item["baseline_match"] = {
+            "id": compared.counterpart.id,
+            "title": compared.counterpart.title,
+            "rate_factor": compared.factor,
+            "changed": compared.changed,
+        }
+    concentration = _concentration(cluster, instances)
+    if concentration is not None:
+        item["concentration"] = concentration
     if signature is not None and signature.accept is not None:
         accept = signature.accept
         item["acceptance"] = {
@@ -106,10 +127,49 @@ def _cluster_json(finding: Finding, today: date) -> dict[str, Any]:
             "owner": accept.owner,
             "link": accept.link,
             "expires": accept.expires.isoformat() if accept.expires else None,
+            "until_count": accept.until_count,
+            "until_rate_factor": accept.until_rate_factor,
         }
+    if finding.ran_out is not None:
+        item["expired_because"] = finding.ran_out
     if finding.status in (Status.NEW, Status.EXPIRED):
         item["accept_snippet"] = accept_snippet(finding, today)
     return item
+
+
+def _concentration(cluster: Cluster, instances: int) -> dict[str, Any] | None:
+    """The one instance a cluster came from, when the run saw several.
+
+    One bad instance (a full disk, a stuck connection) is not a code
+    regression; every event must carry the instance for this to say so.
+    """
+    seen = cluster.breakdown.get("instances", ())
+    if instances < 2 or cluster.count < 2 or len(seen) != 1:
+        return None
+    instance, count = seen[0]
+    if count != cluster.count:
+        return None
+    return {"instance": instance, "instances_in_run": instances}
+
+
+def _baseline_json(result: RunResult) -> dict[str, Any] | None:
+    baseline = result.baseline
+    if baseline is None:
+        return None
+    standings = Counter(
+        f.baseline.standing.value
+        for f in result.decision.findings
+        if f.baseline is not None
+    )
+    return {
+        "name": baseline.name,
+        "missing": baseline.missing,
+        "clustering": baseline.algorithm,
+        "hours": round(baseline.hours, 2),
+        "clusters": len(baseline.clusters),
+        "events": sum(c.count for c in baseline.clusters),
+        "by_standing": dict(sorted(standings.items())),
+    }
 
 
 def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
@@ -118,7 +178,8 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
     counts = result.counts
     today = run_day(result.options)
     new = [f for f in decision.findings if f.status is Status.NEW]
-    clusters = [_cluster_json(f, today) for f in decision.findings]
+    instances = result.source.instances
+    clusters = [_cluster_json(f, today, instances) for f in decision.findings]
     snippets = [c["accept_snippet"] for c in clusters if "accept_snippet" in c]
     by_priority = Counter(format_priority(f.priority) for f in new)
     return {
@@ -146,6 +207,7 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
             "events": counts.events,
         },
         "source": _describe_source(result),
+        "baseline": _baseline_json(result),
         "rules": {
             "files": list(result.rules.files),
             "summary": result.rules.summary(),
@@ -215,3 +277,25 @@ def clear_worklog(out: Path) -> None:
             raise UsageError(
                 f"--out {out}: cannot use it ({exc.strerror or exc})"
             ) from None
+
+
+def read_worklog(path: Path) -> dict[str, Any]:
+    """An earlier run's worklog.json, from the file or its folder.
+
+    Raises:
+        LogReadError: there is no readable worklog there.
+    """
+    if path.is_dir():
+        path = path / "worklog.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LogReadError(
+            f"{path}: no readable worklog ({exc}); run `gardener-gate run` "
+            "first"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(
+        data.get("clusters"), list
+    ):
+        raise LogReadError(f"{path}: not a gardener-gate worklog")
+    return data

@@ -92,6 +92,40 @@ class RunAdmin:
         name = f"projects/{project}/locations/{region}/services/{service}"
         return self._created(name, revision)
 
+    def previous_revision(
+        self, project: str, region: str, service: str, revision: str
+    ) -> str | None:
+        """The revision created last before ``revision``, if any.
+
+        Raises:
+            LogReadError: the service's revisions cannot be listed.
+        """
+        name = f"projects/{project}/locations/{region}/services/{service}"
+        created = self._created(name, revision)
+        try:
+            found = [
+                (item.create_time, _short(item.name))
+                for item in self._revisions.list_revisions(parent=name)
+            ]
+        except api.GoogleAPICallError as fault:
+            raise LogReadError(_explain(fault, name)) from None
+        except api.RetryError:
+            raise LogReadError(
+                f"Cloud Run did not answer when listing the revisions of "
+                f"{name}"
+            ) from None
+        older = sorted(
+            (_aware(moment), short)
+            for moment, short in found
+            if moment
+            and short != revision
+            and (created is None or _aware(moment) < created)
+        )
+        logger.info(
+            "baseline revision auto: %d older than %s", len(older), revision
+        )
+        return older[-1][1] if older else None
+
     def _created(self, service_name: str, revision: str) -> datetime | None:
         try:
             found = self._revisions.get_revision(
@@ -106,10 +140,11 @@ class RunAdmin:
             )
             return None
         created = found.create_time
-        if not created:
-            return None
-        moment: datetime = created
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return _aware(created) if created else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

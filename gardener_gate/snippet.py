@@ -6,6 +6,7 @@ __all__ = [
     "accept_all",
     "accept_item",
     "accept_snippet",
+    "suggest",
 ]
 
 import re
@@ -83,6 +84,10 @@ def accept_item(finding: Finding, today: date) -> dict[str, Any]:
         item = dict(signature.raw)
         accept = dict(item.get("accept") or {})
         accept["expires"] = expires
+        if _past_count(finding):
+            del accept["until_count"]
+        if _past_rate(finding):
+            del accept["until_rate_factor"]
         item["accept"] = accept
         return item
     return {
@@ -94,6 +99,32 @@ def accept_item(finding: Finding, today: date) -> dict[str, Any]:
             "expires": expires,
         },
     }
+
+
+def _past_count(finding: Finding) -> bool:
+    accept = finding.signature.accept if finding.signature else None
+    limit = accept.until_count if accept else None
+    return limit is not None and finding.cluster.count >= limit
+
+
+def _past_rate(finding: Finding) -> bool:
+    accept = finding.signature.accept if finding.signature else None
+    limit = accept.until_rate_factor if accept else None
+    rise = finding.baseline.factor if finding.baseline else None
+    return limit is not None and rise is not None and rise >= limit
+
+
+def suggest(worklog: dict[str, Any]) -> tuple[str, int]:
+    """A rules file accepting every ``new`` cluster of a worklog.json.
+
+    Returns the file's text and how many clusters it accepts.
+    """
+    snippets = [
+        str(cluster["accept_snippet"])
+        for cluster in worklog["clusters"]
+        if cluster.get("status") == "new" and cluster.get("accept_snippet")
+    ]
+    return accept_all(snippets), len(snippets)
 
 
 # libyaml's emitter when PyYAML was built with it: the pure-Python one

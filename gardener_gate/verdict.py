@@ -202,10 +202,17 @@ def _verdict(
             f"no log entries in the selected window (no_data: {policy})",
         )
     failing = [f for f in findings if f.fails]
+    excused = sum(1 for f in findings if f.excused and f.priority <= threshold)
+    known = (
+        f"; {excused} new cluster(s) the baseline had at a like rate do "
+        "not fail"
+        if excused
+        else ""
+    )
     if not failing:
         return Verdict.PASS, (
             f"no new or expired cluster at {format_priority(threshold)} "
-            "or higher"
+            f"or higher{known}"
         )
     counts: dict[str, int] = {}
     for finding in failing:
@@ -217,5 +224,5 @@ def _verdict(
     )
     return Verdict.FAIL, (
         f"{len(failing)} new or expired cluster(s) at "
-        f"{format_priority(threshold)} or higher ({listed})"
+        f"{format_priority(threshold)} or higher ({listed}){known}"
     )
