@@ -199,6 +199,7 @@ def test_the_header_names_where_the_entries_came_from(gate, endpoints):
         "start": "2025-05-12T00:00:00Z",
         "end": "2025-05-15T00:00:00Z",
         "given": True,
+        "hours": 72.0,
     }
     header = result.markdown.split("## Executive summary")[0]
     for text in (

@@ -29,6 +29,7 @@ def test_entries_outside_the_window_are_counted_not_analysed(gate):
         "start": "2025-05-12T00:00:00Z",
         "end": "2025-05-15T00:00:00Z",
         "given": True,
+        "hours": 72.0,
     }
 
 

@@ -185,6 +185,7 @@ def test_the_window_counts_entries_outside_it(gate):
         "start": "2025-05-13T00:00:00Z",
         "end": "2025-05-14T00:00:00Z",
         "given": True,
+        "hours": 24.0,
     }
     assert entries["outside_window"] > 0
     assert entries["analysed"] == 628 - entries["outside_window"]
