@@ -46,6 +46,8 @@ class LoggingFake:
     page_size: int | None = None
     fault: Fault | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Entries chosen by the request's filter, instead of ``entries``.
+    chosen: Callable[[str], list[dict[str, Any]]] | None = None
 
     def install(self, server: HTTPServer) -> str:
         server.expect_request(
@@ -62,9 +64,12 @@ class LoggingFake:
                 return replaced
         size = self.page_size or int(body.get("pageSize", 50))
         start = int(body.get("pageToken") or 0)
-        page = self.entries[start : start + size]
+        entries = self.entries
+        if self.chosen is not None:
+            entries = self.chosen(str(body.get("filter", "")))
+        page = entries[start : start + size]
         answer: dict[str, Any] = {"entries": page}
-        if start + size < len(self.entries):
+        if start + size < len(entries):
             answer["nextPageToken"] = str(start + size)
         return json_response(answer)
 
@@ -88,6 +93,16 @@ class RunFake:
         )
         server.expect_request(base, method="GET").respond_with_handler(
             self._service
+        )
+        server.expect_request(
+            f"{base}/revisions", method="GET"
+        ).respond_with_json(
+            {
+                "revisions": [
+                    {"name": f"{base[4:]}/revisions/{name}", "createTime": at}
+                    for name, at in self.revisions.items()
+                ]
+            }
         )
         for name, created in self.revisions.items():
             server.expect_request(
