@@ -37,8 +37,10 @@ from gardener_gate.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
-# Two templates of one kind whose words overlap at least this much (Dice's
-# coefficient over the multisets of words) are one message reworded.
+# Two templates of one kind are one message reworded when every word of
+# the shorter is in the longer (words added, or moved) and they overlap at
+# least this much (Dice's coefficient over the multisets of words). A word
+# replaced makes another message: "cache hit" is not "cache miss".
 SIMILAR = 0.75
 # Pairs of templates weighed at most, so that thousands of clusters on
 # both sides cannot make the comparison quadratic in time.
@@ -236,7 +238,7 @@ def _similar(
                     _MAX_PAIRS,
                 )
                 return _closest(scored)
-            score = _dice(words, Counter(counterpart.words))
+            score = _reworded(words, Counter(counterpart.words))
             if score >= SIMILAR:
                 scored.append(
                     (-score, cluster.id, counterpart.id, counterpart)
@@ -257,11 +259,13 @@ def _closest(
     return chosen
 
 
-def _dice(first: Counter[str], second: Counter[str]) -> float:
-    total = sum(first.values()) + sum(second.values())
-    if not total:
+def _reworded(first: Counter[str], second: Counter[str]) -> float:
+    """Dice's coefficient, or 0 when a word of the shorter text is gone."""
+    sizes = (first.total(), second.total())
+    shared = (first & second).total()
+    if not shared or shared < min(sizes):
         return 0.0
-    return 2 * sum((first & second).values()) / total
+    return 2 * shared / sum(sizes)
 
 
 def _words(title: str) -> tuple[str, ...]:
