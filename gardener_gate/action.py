@@ -131,6 +131,8 @@ INPUTS: dict[str, str] = {
     "override-label": "gardener-gate/override",
     "override": "false",
     "artifact-name": "",
+    "baseline-revision": "",
+    "baseline": "",
 }
 _PRIORITY = re.compile(r"^[Pp]([0-9]|10)$")
 _WINDOW = re.compile(r"^\d+(\.\d+)?[smhdw]$")
@@ -163,6 +165,10 @@ def check_inputs(inputs: Mapping[str, str]) -> list[str]:
     if not _WINDOW.match(inputs["window"]):
         problems.append(
             f"window {inputs['window']!r}: use a duration, e.g. 3d"
+        )
+    if inputs["baseline-revision"] and inputs["baseline"]:
+        problems.append(
+            "give baseline-revision or baseline (a worklog), not both"
         )
     if inputs["rules-from"] not in ("head", "base"):
         problems.append(
@@ -211,6 +217,10 @@ def run_arguments(
             "--window",
             inputs["window"],
         ]
+    if inputs["baseline-revision"]:
+        argv += ["--baseline-revision", inputs["baseline-revision"]]
+    if inputs["baseline"]:
+        argv += ["--baseline", inputs["baseline"]]
     if inputs["dry-run"].lower() == "true":
         argv.append("--dry-run")
     return argv

@@ -372,9 +372,26 @@ def test_rules_from_base_ignores_what_the_pull_request_accepts(job, github):
     assert from_base.code == 1
 
 
+def test_the_revision_before_is_the_baseline_when_asked(job, github):
+    result = job.run(
+        revision="orders-api-00042-kot", **{"baseline-revision": "auto"}
+    )
+
+    worklog = json.loads(Path(result.outputs["worklog-json"]).read_text())
+    assert worklog["baseline"]["name"] == "revision orders-api-00041-zed"
+    assert result.code == 1
+    assert "| Baseline | Baseline count |" in job.summary.read_text()
+    comment = _ours(github)[0].body
+    assert "**unexpected frequency**: 2 events" in comment
+
+
 @pytest.mark.parametrize(
     ("inputs", "problem"),
     [
+        (
+            {"baseline-revision": "auto", "baseline": "last/worklog.json"},
+            "give baseline-revision or baseline (a worklog), not both",
+        ),
         ({"fail-on": "high"}, "fail-on 'high': use P0 to P10"),
         ({"rules-from": "main"}, "rules-from 'main': use head or base"),
         ({"dry-run": "yes"}, "dry-run 'yes': use true or false"),
