@@ -236,6 +236,19 @@ def clean_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+# The texts of an entry that outputs show, besides its message.
+_SHOWN_TEXTS = (
+    "insert_id",
+    "log_name",
+    "severity_raw",
+    "revision",
+    "instance",
+    "version",
+    "logger",
+    "location_hint",
+)
+
+
 class Redactor:
     """Applies the shipped patterns, then the rules' own (RE2) patterns."""
 
@@ -319,16 +332,29 @@ class Redactor:
         # and location are shown, and paths or exception names can hold
         # addresses and tokens as well as the message can.
         stack = find_trace(message) if entry.stack is not None else None
+        changes: dict[str, Any] = {}
+        if message != entry.message:
+            changes["message"] = message
+        for name in _SHOWN_TEXTS:
+            value = getattr(entry, name)
+            if value:
+                redacted = self.text(value)
+                if redacted != value:
+                    changes[name] = redacted
+        if not changes and (
+            entry.flattened is None
+            and stack is None
+            and entry.http is None
+            and entry.payload is None
+            and not entry.labels
+            and not entry.notes
+        ):
+            # A plain line with nothing to redact: most of a text log.
+            return entry
         return dataclasses.replace(
             entry,
-            insert_id=self.text(entry.insert_id),
-            log_name=self.text(entry.log_name),
-            severity_raw=self.text(entry.severity_raw),
-            revision=self._optional(entry.revision),
-            instance=self._optional(entry.instance),
-            version=self._optional(entry.version),
+            **changes,
             notes=tuple(self.text(note) for note in entry.notes),
-            message=message,
             flattened=None,
             labels=_Redacted(entry.labels, self) if entry.labels else {},
             payload=(
@@ -337,13 +363,8 @@ class Redactor:
                 else _Redacted(entry.payload, self)
             ),
             http=None if entry.http is None else self._http(entry.http),
-            logger=self._optional(entry.logger),
-            location_hint=self._optional(entry.location_hint),
             stack=stack,
         )
-
-    def _optional(self, text: str | None) -> str | None:
-        return None if text is None else self.text(text)
 
     def _http(self, http: HttpRequest) -> HttpRequest:
         return dataclasses.replace(
