@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
 from gardener_gate.entry import LogEntry, normalize
@@ -27,6 +27,9 @@ from gardener_gate.rules import RuleSet
 from gardener_gate.source import Record, Skip
 from gardener_gate.stitch import Stitcher
 from gardener_gate.verdict import Decision, decide
+
+if TYPE_CHECKING:
+    from gardener_gate.tracker import IssueLinks
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +118,7 @@ class RunResult:
     decision: Decision
     cluster_overflow: int
     partial: str | None = None
+    links: IssueLinks | None = None
 
 
 class LogSource(Protocol):
@@ -129,9 +133,15 @@ class LogSource(Protocol):
 
 
 def run_gate(
-    options: RunOptions, rules: RuleSet, logs: LogSource
+    options: RunOptions,
+    rules: RuleSet,
+    logs: LogSource,
+    *,
+    links: IssueLinks | None = None,
 ) -> RunResult:
     """Read the logs, cluster them and decide.
+
+    ``links``: the repository's issues for the clusters, if looked up.
 
     Raises:
         LogReadError: the logs cannot be read, or the revision asked for is
@@ -180,6 +190,7 @@ def run_gate(
         (end or options.now).date(),
         threshold,
         no_data=counts.events == 0,
+        links=links,
     )
     return RunResult(
         options=options,
@@ -191,6 +202,7 @@ def run_gate(
         decision=decision,
         cluster_overflow=clusterer.overflow,
         partial=logs.partial,
+        links=links,
     )
 
 
