@@ -72,7 +72,7 @@ def issue_body(data: dict[str, Any], cluster: dict[str, Any]) -> str:
         f"logged (revision {revision}). The gate finds it again by the "
         "hidden marker above and its label: keep both. Close it as "
         "completed once fixed; if the cluster comes back, the gate marks "
-        "it `regressed` and fails."
+        "it `regressed`, which fails the gate like `new`."
     )
     body = "\n\n".join(
         [

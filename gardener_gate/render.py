@@ -162,8 +162,8 @@ def _header(data: dict[str, Any]) -> str:
         ["Rules", data["rules"]["summary"]],
         [
             "Threshold",
-            f"{data['threshold']} (new or expired clusters at or above it "
-            "fail the gate)",
+            f"{data['threshold']} (new, expired or regressed clusters at or "
+            "above it fail the gate)",
         ],
     ]
     verdict = _VERDICT_MARK.get(data["verdict"], data["verdict"])

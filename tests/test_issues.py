@@ -563,3 +563,23 @@ def test_without_a_token_the_run_says_issues_were_not_looked_up(
     assert "Regressions not checked" not in run.markdown
     assert "- **Issues:** not looked up" in run.markdown
     assert "regressions not checked" not in run.stderr
+
+
+def test_an_expired_acceptance_stays_expired_when_its_issue_was_fixed(
+    gate, github, logs, tmp_path
+):
+    run_and_publish(gate, logs, "--open-issues", "P2")
+    github.issue(413).close("completed", "2026-12-01T09:00:00Z")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "team.yaml").write_text(
+        "version: 1\nsignatures:\n  - id: payment-timeouts\n"
+        "    match: {message: 'Payment provider timed out'}\n"
+        "    accept: {reason: flaky sandbox, expires: 2026-06-30}\n"
+    )
+
+    run = gate("run", "--logs", str(logs), "--rules", str(rules))
+
+    cluster = run.cluster(title=FAILING_TITLE)
+    assert cluster["status"] == "expired" and cluster["fails"]
+    assert cluster["issue"]["number"] == 413
