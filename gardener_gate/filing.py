@@ -17,6 +17,7 @@ __all__ = [
     "file_issues",
     "issue_body",
     "issue_title",
+    "not_filed",
 ]
 
 import logging
@@ -119,6 +120,19 @@ def _counts_body(
     )
 
 
+def not_filed(options: FilingOptions, problem: str | None) -> dict[str, Any]:
+    """The record of a filing that did nothing (yet), and why."""
+    return {
+        "level": f"P{options.level}",
+        "cap": options.cap,
+        "label": options.label,
+        "opened": [],
+        "updated": [],
+        "over_cap": [],
+        "problem": problem,
+    }
+
+
 def file_issues(
     data: dict[str, Any], options: FilingOptions, tracker: IssueTracker
 ) -> dict[str, Any]:
@@ -127,15 +141,7 @@ def file_issues(
     The first fault stops the filing (a token that may not write issues
     fails every call alike) and is recorded as its ``problem``.
     """
-    filed: dict[str, Any] = {
-        "level": f"P{options.level}",
-        "cap": options.cap,
-        "label": options.label,
-        "opened": [],
-        "updated": [],
-        "over_cap": [],
-        "problem": None,
-    }
+    filed = not_filed(options, None)
     try:
         found = tracker.find(options.label)
         for cluster in _candidates(data, options.level):

@@ -25,7 +25,7 @@ import yaml
 
 from gardener_gate.action import SUMMARY_LIMIT, Runner
 from gardener_gate.errors import EXIT_FAIL, EXIT_PASS, EXIT_READ, LogReadError
-from gardener_gate.filing import FilingOptions, file_issues
+from gardener_gate.filing import FilingOptions, file_issues, not_filed
 from gardener_gate.markdown import code, table
 from gardener_gate.pull_request import PullRequest, PullRequestError
 from gardener_gate.render import render_markdown
@@ -94,10 +94,9 @@ def publish(options: PublishOptions, runner: Runner) -> int:
     )
     if overridden:
         code_in = EXIT_PASS if code_in == EXIT_FAIL else code_in
-    filed = options.open_issues is not None and _file(
-        options, options.open_issues, runner, pr, data
-    )
-    if overridden or filed:
+    if options.open_issues is not None:
+        _file(options, options.open_issues, runner, pr, data)
+    if overridden or options.open_issues is not None:
         # The artifact, uploaded after this step, says what happened.
         json_path.write_text(
             json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8"
@@ -192,21 +191,8 @@ def _file(
     runner: Runner,
     pr: Any,
     data: dict[str, Any],
-) -> bool:
+) -> None:
     env = runner.env
-    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
-    if not token or not repository:
-        runner.notice(
-            "gardener-gate: no GITHUB_TOKEN and GITHUB_REPOSITORY; no issue "
-            "opened"
-        )
-        return False
-    if isinstance(pr, dict) and _is_fork(pr):
-        runner.notice(
-            "gardener-gate: pull request from a fork (read-only token); no "
-            "issue opened"
-        )
-        return False
     filing = FilingOptions(
         level=level,
         cap=options.max_issues,
@@ -214,8 +200,23 @@ def _file(
         marker=marker_for(options.service or data["source"].get("service")),
         run_url=_run_url(env),
     )
-    api_url = env.get("GITHUB_API_URL", "https://api.github.com")
-    filed = file_issues(data, filing, IssueTracker(api_url, token, repository))
+    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+    api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
+    problem = None
+    if not token or not repository:
+        problem = "no GITHUB_TOKEN and GITHUB_REPOSITORY"
+    elif isinstance(pr, dict) and _is_fork(pr):
+        problem = "pull request from a fork (read-only token)"
+    else:
+        try:
+            tracker = IssueTracker(api_url, token, repository)
+        except PullRequestError as fault:
+            problem = str(fault)
+    if problem is not None:
+        runner.notice(f"gardener-gate: no issue opened: {problem}")
+        data["issues_filed"] = not_filed(filing, problem)
+        return
+    filed = file_issues(data, filing, tracker)
     data["issues_filed"] = filed
     for done in filed["opened"]:
         runner.notice(
@@ -234,7 +235,6 @@ def _file(
         )
     if filed["problem"]:
         runner.warning(f"gardener-gate: issues not opened: {filed['problem']}")
-    return True
 
 
 def _override(

@@ -284,6 +284,10 @@ def _executive_summary(data: dict[str, Any]) -> str:
         "Cluster",
         "Rule",
     ]
+    if any("issue" in c for c in clusters):
+        columns.append("Issue")
+        for row, c in zip(rows, clusters, strict=False):
+            row.append(_issue_ref(c["issue"]) if "issue" in c else "—")
     return head + "\n\n" + table(columns, rows) + note
 
 
@@ -599,7 +603,8 @@ def _footer(data: dict[str, Any]) -> str:
 
 
 def _issues_context(issues: dict[str, Any] | None) -> list[str]:
-    if not issues:
+    if not issues or (issues["repository"] and not issues["checked"]):
+        # A lookup that failed is said at the top.
         return []
     if not issues["checked"]:
         why = code(issues.get("problem") or "unknown")

@@ -172,7 +172,14 @@ class IssueTracker:
     """The issues of one repository, reached with the workflow's token."""
 
     def __init__(self, api_url: str, token: str, repository: str) -> None:
-        self._github = connect(api_url, token)
+        """Nothing is asked of GitHub yet.
+
+        Raises:
+            PullRequestError: ``api_url`` is no URL of an API.
+        """
+        self._github = call(
+            lambda: connect(api_url, token), "reach GitHub", _READ
+        )
         self._repo = self._github.get_repo(repository)
         self._login: str | None = None
 

@@ -235,6 +235,8 @@ def test_an_issue_closed_as_fixed_makes_its_cluster_regressed_and_fail(
     assert f"- **Issue:** {link} (closed as fixed on 2026-12-01)" in (
         back.markdown
     )
+    assert "| Cluster | Rule | Issue |" in back.markdown
+    assert f"| `payment-timeouts` | {link} |" in back.markdown
 
 
 def test_a_regressed_cluster_gets_a_new_issue_and_then_is_new_again(
@@ -375,8 +377,6 @@ def test_a_403_changes_nothing_but_a_line_in_the_worklog(
             "- - **Issues:** not looked up, so regressions were not checked "
             "(`no GitHub repository and token (GITHUB_REPOSITORY, "
             "GITHUB_TOKEN)`)",
-            f"+ - **Issues:** not looked up, so regressions were not checked "
-            f"(`{problem}`)",
         ]
     )
     assert "gardener-gate: warning: regressions not checked: " in (
@@ -419,12 +419,17 @@ def test_a_fork_pull_request_opens_no_issue(gate, github, logs, tmp_path):
     event["pull_request"]["head"] = {"repo": {"full_name": "fork/orders"}}
     (tmp_path / "event.json").write_text(json.dumps(event))
 
-    _, published = run_and_publish(gate, logs, "--open-issues", "P2")
+    run, published = run_and_publish(gate, logs, "--open-issues", "P2")
 
     assert github.issues == []
-    assert "::notice::gardener-gate: pull request from a fork (read-only " in (
-        published.stdout
-    )
+    assert not any(m == "POST" for m, _ in github.calls)
+    assert (
+        "::notice::gardener-gate: no issue opened: pull request from a fork "
+        "(read-only token)"
+    ) in published.stdout
+    problem = run.worklog["issues_filed"]["problem"]
+    assert problem == "pull request from a fork (read-only token)"
+    assert f"Stopped: `{problem}`." in run.markdown
 
 
 def test_github_enterprise_takes_the_host_url(
