@@ -588,3 +588,16 @@ def test_an_expired_acceptance_stays_expired_when_its_issue_was_fixed(
     cluster = run.cluster(title=FAILING_TITLE)
     assert cluster["status"] == "expired" and cluster["fails"]
     assert cluster["issue"]["number"] == 413
+
+
+def test_the_repository_can_be_given_as_an_option(
+    gate, github, logs, monkeypatch
+):
+    run_and_publish(gate, logs, "--open-issues", "P2")
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+
+    run = gate("run", "--logs", str(logs), "--github-repo", REPO)
+
+    assert run.worklog["issues"]["repository"] == REPO
+    assert run.cluster(title=FAILING_TITLE)["issue"]["number"] == 413
+    assert "ghs_faketoken" not in run.stdout + run.stderr + run.markdown
