@@ -38,12 +38,15 @@ _FILED = ("new", "regressed")
 
 @dataclass(frozen=True, slots=True)
 class FilingOptions:
-    """Which clusters get issues, how many a run, and how they are found."""
+    """Which clusters get issues, how many a run, and how they are found.
+
+    ``marker`` starts the gate's counts comment on an open issue.
+    """
 
     level: int
+    marker: str
     cap: int = 5
     label: str = DEFAULT_LABEL
-    marker: str = "<!-- gardener-gate -->"
     run_url: str | None = None
 
 

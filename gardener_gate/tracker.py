@@ -49,8 +49,10 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _READ = "issues: read"
 _WRITE = "issues: write"
 # The whole id, whatever version of the clustering made it (c1-, c2-…).
+# A body edited on github.com comes back with CRLF line ends.
 _MARKER = re.compile(
-    r"^<!-- gardener-gate:cluster=([A-Za-z0-9][A-Za-z0-9._-]{0,99}) -->$",
+    r"^<!-- gardener-gate:cluster=([A-Za-z0-9][A-Za-z0-9._-]{0,99}) -->"
+    r"[ \t]*\r?$",
     re.M,
 )
 

@@ -25,12 +25,21 @@ FIXED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
         (issue_marker("c1-3fa9d2e81b07"), ["c1-3fa9d2e81b07"]),
         # A later clustering version keeps its whole id.
         (f"text\n{issue_marker('c2-00ff')}\nmore", ["c2-00ff"]),
+        (f"{issue_marker('c1-abcd')}\r\n\r\nedited", ["c1-abcd"]),
         (f"> {issue_marker('c1-aaaa')}", []),
         (f"see {issue_marker('c1-aaaa')}", []),
         ("<!-- gardener-gate:cluster=c1 x -->", []),
         ("<!-- gardener-gate:orders-api -->", []),
     ],
-    ids=["alone", "versioned", "quoted", "inline", "spaces", "pr-comment"],
+    ids=[
+        "alone",
+        "versioned",
+        "crlf",
+        "quoted",
+        "inline",
+        "spaces",
+        "pr-comment",
+    ],
 )
 def test_only_a_marker_on_a_line_of_its_own_counts(body, found):
     assert marked_clusters(body) == found
