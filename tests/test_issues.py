@@ -601,3 +601,39 @@ def test_the_repository_can_be_given_as_an_option(
     assert run.worklog["issues"]["repository"] == REPO
     assert run.cluster(title=FAILING_TITLE)["issue"]["number"] == 413
     assert "ghs_faketoken" not in run.stdout + run.stderr + run.markdown
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (Response('{"message": "boom"}', status=502), "(502 boom)"),
+        (Response("<html>login</html>", status=200), "not GitHub's API"),
+    ],
+    ids=["5xx", "html"],
+)
+def test_a_github_fault_in_the_lookup_never_stops_the_run(
+    gate, github, logs, answer, said
+):
+    github.fault = lambda method, path, count: answer
+
+    run = gate("run", "--logs", str(logs))
+
+    assert run.code == 1
+    assert run.worklog["issues"]["checked"] is False
+    assert said in run.worklog["issues"]["problem"]
+    assert "Regressions not checked" in run.markdown
+
+
+def test_an_unreachable_github_leaves_the_run_without_links(
+    gate, logs, monkeypatch, tmp_path
+):
+    # Nothing listens on port 9 of the loopback address.
+    pull_request_runner(monkeypatch, tmp_path, "http://127.0.0.1:9")
+
+    run = gate("run", "--logs", str(logs))
+
+    assert run.code == 1
+    assert run.worklog["issues"]["problem"] == (
+        "could not list the issues labelled gardener-gate: ConnectionError"
+    )
+    assert not any("issue" in c for c in run.worklog["clusters"])
