@@ -27,7 +27,12 @@ from typing import Any
 from gardener_gate.markdown import code, table
 from gardener_gate.pull_request import PullRequestError
 from gardener_gate.render import render_cluster
-from gardener_gate.tracker import DEFAULT_LABEL, IssueTracker, issue_marker
+from gardener_gate.tracker import (
+    DEFAULT_LABEL,
+    IssueTracker,
+    issue_marker,
+    unmarked,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +87,7 @@ def issue_body(data: dict[str, Any], cluster: dict[str, Any]) -> str:
         [
             issue_marker(cluster["id"]),
             intro,
-            render_cluster(data, cluster["id"]),
+            unmarked(render_cluster(data, cluster["id"])),
         ]
     )
     if len(body) <= ISSUE_LIMIT:

@@ -22,6 +22,7 @@ __all__ = [
     "issue_marker",
     "look_up_issues",
     "marked_clusters",
+    "unmarked",
 ]
 
 import logging
@@ -69,6 +70,15 @@ def marked_clusters(body: str) -> list[str]:
     (``> <!-- … -->``) does not tie that issue to the cluster.
     """
     return _MARKER.findall(body)
+
+
+def unmarked(text: str) -> str:
+    """``text`` with every marker line indented, so that it ties nothing.
+
+    For log text put into an issue: a stack frame that reads like a
+    marker must not link the issue to another cluster.
+    """
+    return _MARKER.sub(lambda found: " " + found.group(0), text)
 
 
 @dataclass(frozen=True, slots=True)

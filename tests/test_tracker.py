@@ -170,3 +170,16 @@ def test_an_issue_body_stays_under_githubs_limit():
     assert body.startswith(issue_marker("c1-aaaa") + "\n")
     assert len(body) <= ISSUE_LIMIT
     assert body.endswith("(cut to fit; the worklog holds the whole section)\n")
+
+
+def test_log_text_that_reads_like_a_marker_ties_the_issue_to_nothing():
+    data = _worklog("Boom")
+    data["clusters"][0]["frames"] = [
+        'File "/app/x.py", line 1, in f',
+        issue_marker("c1-bbbb"),
+    ]
+
+    body = issue_body(data, data["clusters"][0])
+
+    assert marked_clusters(body) == ["c1-aaaa"]
+    assert f"\n {issue_marker('c1-bbbb')}\n" in body
