@@ -133,6 +133,10 @@ INPUTS: dict[str, str] = {
     "artifact-name": "",
     "baseline-revision": "",
     "baseline": "",
+    "link-issues-at": "P4",
+    "open-issues": "off",
+    "max-issues": "5",
+    "issue-label": "gardener-gate",
 }
 _PRIORITY = re.compile(r"^[Pp]([0-9]|10)$")
 _WINDOW = re.compile(r"^\d+(\.\d+)?[smhdw]$")
@@ -162,6 +166,7 @@ def check_inputs(inputs: Mapping[str, str]) -> list[str]:
         )
     if not _PRIORITY.match(inputs["fail-on"]):
         problems.append(f"fail-on {inputs['fail-on']!r}: use P0 to P10")
+    problems += _issue_problems(inputs)
     if not _WINDOW.match(inputs["window"]):
         problems.append(
             f"window {inputs['window']!r}: use a duration, e.g. 3d"
@@ -177,6 +182,23 @@ def check_inputs(inputs: Mapping[str, str]) -> list[str]:
     for name in ("dry-run", "comment", "override"):
         if inputs[name].lower() not in ("true", "false"):
             problems.append(f"{name} {inputs[name]!r}: use true or false")
+    return problems
+
+
+def _issue_problems(inputs: Mapping[str, str]) -> list[str]:
+    problems = []
+    for name in ("link-issues-at", "open-issues"):
+        value = inputs[name]
+        if value.lower() != "off" and not _PRIORITY.match(value):
+            problems.append(f"{name} {value!r}: use P0 to P10, or off")
+    if not inputs["max-issues"].isdigit():
+        problems.append(
+            f"max-issues {inputs['max-issues']!r}: use a count, such as 5"
+        )
+    if "," in inputs["issue-label"]:
+        problems.append(
+            f"issue-label {inputs['issue-label']!r}: one label, without commas"
+        )
     return problems
 
 
@@ -223,6 +245,12 @@ def run_arguments(
         argv += ["--baseline", inputs["baseline"]]
     if inputs["dry-run"].lower() == "true":
         argv.append("--dry-run")
+    argv += [
+        "--link-issues-at",
+        inputs["link-issues-at"].upper(),
+        "--issue-label",
+        inputs["issue-label"],
+    ]
     return argv
 
 
@@ -249,6 +277,17 @@ def publish_arguments(
         argv.append("--override")
     if inputs["comment"].lower() != "true":
         argv.append("--no-comment")
+    # A bad value was reported by the run step, which stopped with code 2.
+    wanted = inputs["open-issues"].lower() != "off"
+    if wanted and not _issue_problems(inputs):
+        argv += [
+            "--open-issues",
+            inputs["open-issues"].upper(),
+            "--max-issues",
+            inputs["max-issues"],
+            "--issue-label",
+            inputs["issue-label"],
+        ]
     return argv
 
 

@@ -34,6 +34,7 @@ from gardener_gate.report import clear_worklog, read_worklog, write_worklog
 from gardener_gate.rules import load_rules
 from gardener_gate.snippet import suggest
 from gardener_gate.source import FORMATS
+from gardener_gate.tracker import DEFAULT_LABEL, DEFAULT_LEVEL, look_up_issues
 from gardener_gate.verdict import Verdict
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,18 @@ def _priority(text: str) -> int:
             f"{text!r} is not a priority (P0..P10)"
         )
     return number
+
+
+def _level(text: str) -> int | None:
+    return None if text.strip().lower() == "off" else _priority(text)
+
+
+def _cap(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a count (0 or more)"
+        )
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -156,6 +169,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run", action="store_true", help="report the verdict but exit 0"
     )
+    run.add_argument(
+        "--link-issues-at",
+        type=_level,
+        default=DEFAULT_LEVEL,
+        metavar="P4|off",
+        help="link clusters at this priority or higher to the repository's "
+        "issues and mark those back after a fix as regressed (default P4; "
+        "needs GITHUB_TOKEN with issues: read)",
+    )
+    run.add_argument(
+        "--github-repo",
+        metavar="OWNER/NAME",
+        help="the repository whose issues to read (default: "
+        "GITHUB_REPOSITORY); the token is GITHUB_TOKEN, from the "
+        "environment only",
+    )
+    run.add_argument(
+        "--issue-label",
+        default=DEFAULT_LABEL,
+        metavar="NAME",
+        help=f"the label of the gate's issues (default {DEFAULT_LABEL})",
+    )
 
     publish = commands.add_parser(
         "publish",
@@ -204,6 +239,27 @@ def _parser() -> argparse.ArgumentParser:
         default=COMMENT_TARGET,
         metavar="N",
         help=f"cap on the comment's length (default {COMMENT_TARGET})",
+    )
+    publish.add_argument(
+        "--open-issues",
+        type=_level,
+        metavar="P2|off",
+        help="open an issue for each new or regressed cluster at this "
+        "priority or higher that has no open one, and update the counts "
+        "on those that have (default off; needs issues: write)",
+    )
+    publish.add_argument(
+        "--max-issues",
+        type=_cap,
+        default=5,
+        metavar="N",
+        help="open at most N issues a run; the rest are listed (default 5)",
+    )
+    publish.add_argument(
+        "--issue-label",
+        default=DEFAULT_LABEL,
+        metavar="NAME",
+        help=f"the label of the gate's issues (default {DEFAULT_LABEL})",
     )
 
     rules = commands.add_parser("rules", help="work with rules files")
@@ -274,7 +330,12 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     # stand for this one if reading fails.
     clear_worklog(args.out)
     _warn(rules.warnings((options.until or now).date()))
-    result = run_gate(options, rules, source)
+    links = look_up_issues(
+        os.environ, args.github_repo, args.link_issues_at, args.issue_label
+    )
+    if links.repository is not None and not links.checked:
+        _warn([f"regressions not checked: {links.problem}"])
+    result = run_gate(options, rules, source, links=links)
     baseline = read_baseline(request, result, os.environ, progress)
     if baseline is not None:
         result = judge(result, baseline)
@@ -356,6 +417,9 @@ def _publish(args: argparse.Namespace) -> int:
         comment=args.comment,
         max_comment_chars=args.max_comment_chars,
         service=args.service,
+        open_issues=args.open_issues,
+        max_issues=args.max_issues,
+        issue_label=args.issue_label,
     )
     step_code = publish(options, Runner(os.environ))
     print(f"gardener-gate: published; the gate's exit code is {step_code}")

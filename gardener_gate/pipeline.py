@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gardener_gate.baseline import Baseline, compare, span_hours
 from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
@@ -30,6 +30,9 @@ from gardener_gate.rules import RuleSet
 from gardener_gate.source import Record, Skip
 from gardener_gate.stitch import Stitcher
 from gardener_gate.verdict import Decision, decide
+
+if TYPE_CHECKING:
+    from gardener_gate.tracker import IssueLinks
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +125,7 @@ class RunResult:
     cluster_overflow: int
     partial: str | None = None
     baseline: Baseline | None = None
+    links: IssueLinks | None = None
 
 
 class LogSource(Protocol):
@@ -140,8 +144,12 @@ def run_gate(
     rules: RuleSet,
     logs: LogSource,
     baseline: Baseline | None = None,
+    *,
+    links: IssueLinks | None = None,
 ) -> RunResult:
     """Read the logs, cluster them and decide.
+
+    ``links``: the repository's issues for the clusters, if looked up.
 
     Raises:
         LogReadError: the logs cannot be read, or the revision asked for is
@@ -186,10 +194,13 @@ def run_gate(
         counts=counts,
         clusters=clusters,
         traffic=clusterer.traffic,
-        decision=_decide(options, rules, source, counts, clusters, baseline),
+        decision=_decide(
+            options, rules, source, counts, clusters, baseline, links
+        ),
         cluster_overflow=clusterer.overflow,
         partial=logs.partial,
         baseline=baseline,
+        links=links,
     )
 
 
@@ -206,6 +217,7 @@ def judge(result: RunResult, baseline: Baseline) -> RunResult:
         result.counts,
         result.clusters,
         baseline,
+        result.links,
     )
     return replace(result, decision=decision, baseline=baseline)
 
@@ -223,6 +235,7 @@ def _decide(
     counts: Counts,
     clusters: tuple[Cluster, ...],
     baseline: Baseline | None,
+    links: IssueLinks | None,
 ) -> Decision:
     threshold = (
         options.threshold
@@ -243,6 +256,7 @@ def _decide(
         no_data=counts.events == 0,
         baseline=compared,
         no_baseline=baseline.missing if baseline is not None else None,
+        links=links,
     )
 
 

@@ -25,11 +25,13 @@ import yaml
 
 from gardener_gate.action import SUMMARY_LIMIT, Runner
 from gardener_gate.errors import EXIT_FAIL, EXIT_PASS, EXIT_READ, LogReadError
+from gardener_gate.filing import FilingOptions, file_issues, not_filed
 from gardener_gate.markdown import code, table
 from gardener_gate.pull_request import PullRequest, PullRequestError
 from gardener_gate.render import render_markdown
 from gardener_gate.report import read_worklog
 from gardener_gate.rules.load import is_rules_file
+from gardener_gate.tracker import DEFAULT_LABEL, IssueTracker
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ class PublishOptions:
     comment: bool = True
     max_comment_chars: int = COMMENT_TARGET
     service: str | None = None
+    open_issues: int | None = None
+    max_issues: int = 5
+    issue_label: str = DEFAULT_LABEL
 
 
 def marker_for(service: str | None) -> str:
@@ -85,14 +90,19 @@ def publish(options: PublishOptions, runner: Runner) -> int:
     event = runner.event
     pr = event.get("pull_request") if isinstance(event, dict) else None
     client = _client(runner, pr)
-    if data["verdict"] == "fail" and _override(
+    overridden = data["verdict"] == "fail" and _override(
         data, options, runner, pr, client
-    ):
+    )
+    if overridden:
+        code_in = EXIT_PASS if code_in == EXIT_FAIL else code_in
+    if options.open_issues is not None:
+        _file(options, options.open_issues, runner, pr, data)
+    if overridden or options.open_issues is not None:
+        # The artifact, uploaded after this step, says what happened.
         json_path.write_text(
             json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8"
         )
         md_path.write_text(render_markdown(data), "utf-8")
-        code_in = EXIT_PASS if code_in == EXIT_FAIL else code_in
     extra = _rules_section(options, runner, pr, client, data)
     artifact = options.artifact
     runner.add_summary(
@@ -147,6 +157,72 @@ def _client(runner: Runner, pr: Any) -> PullRequest | None:
         return None
     api_url = env.get("GITHUB_API_URL", "https://api.github.com")
     return PullRequest(api_url, token, repository, number)
+
+
+def _is_fork(pr: dict[str, Any]) -> bool:
+    head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+    base_repo = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
+    return bool(head_repo and base_repo and head_repo != base_repo)
+
+
+def _run_url(env: Any) -> str | None:
+    parts = [env.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_RUN_ID")]
+    repository = env.get("GITHUB_REPOSITORY")
+    if not all(parts) or not repository:
+        return None
+    return f"{parts[0]}/{repository}/actions/runs/{parts[1]}"
+
+
+def _file(
+    options: PublishOptions,
+    level: int,
+    runner: Runner,
+    pr: Any,
+    data: dict[str, Any],
+) -> None:
+    env = runner.env
+    filing = FilingOptions(
+        level=level,
+        cap=options.max_issues,
+        label=options.issue_label,
+        marker=marker_for(options.service or data["source"].get("service")),
+        run_url=_run_url(env),
+    )
+    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+    api_url = env.get("GITHUB_API_URL") or "https://api.github.com"
+    problem = None
+    if not token or not repository:
+        problem = "no GITHUB_TOKEN and GITHUB_REPOSITORY"
+    elif isinstance(pr, dict) and _is_fork(pr):
+        problem = "pull request from a fork (read-only token)"
+    else:
+        try:
+            tracker = IssueTracker(api_url, token, repository)
+        except PullRequestError as fault:
+            problem = str(fault)
+    if problem is not None:
+        runner.notice(f"gardener-gate: no issue opened: {problem}")
+        data["issues_filed"] = not_filed(filing, problem)
+        return
+    filed = file_issues(data, filing, tracker)
+    data["issues_filed"] = filed
+    for done in filed["opened"]:
+        runner.notice(
+            f"gardener-gate: opened issue #{done['number']} for cluster "
+            f"{done['cluster']}"
+        )
+    for done in filed["updated"]:
+        runner.notice(
+            f"gardener-gate: updated the counts on issue #{done['number']} "
+            f"for cluster {done['cluster']}"
+        )
+    if filed["over_cap"]:
+        runner.notice(
+            f"gardener-gate: over the cap of {options.max_issues} issues a "
+            f"run, not opened: {', '.join(filed['over_cap'])}"
+        )
+    if filed["problem"]:
+        runner.warning(f"gardener-gate: issues not opened: {filed['problem']}")
 
 
 def _override(
@@ -305,9 +381,7 @@ def _comment(
     if client is None:
         runner.notice("gardener-gate: no GITHUB_TOKEN; the PR comment skipped")
         return
-    head_repo = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
-    base_repo = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
-    if head_repo and base_repo and head_repo != base_repo:
+    if _is_fork(pr):
         runner.notice(
             "gardener-gate: pull request from a fork (read-only token); "
             "the comment is skipped, the summary and artifact hold the worklog"

@@ -3,7 +3,8 @@
 PyGithub does the talking. Nothing here may change the verdict: every
 fault GitHub can answer with (403 on a fork, 422, 5xx, rate limits, a
 wrong base URL) ends in a ``PullRequestError`` that ``publish`` turns
-into a warning.
+into a warning. ``connect`` and ``call`` serve the repository's issues
+(``tracker``) the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ __all__ = [
     "PullRequest",
     "PullRequestError",
     "api_base_url",
+    "call",
+    "connect",
+    "login_of",
+    "upsert_comment",
 ]
 
 import logging
@@ -23,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from github import Auth, Github, GithubException
+from github.Issue import Issue
 
 from gardener_gate.rules.load import is_rules_file
 
@@ -42,7 +48,10 @@ _sleep = time.sleep
 
 
 class PullRequestError(Exception):
-    """GitHub did not do what was asked; the message says what and why."""
+    """GitHub did not do what was asked; the message says what and why.
+
+    Raised for the repository's issues too: one kind of fault for publish.
+    """
 
 
 def api_base_url(url: str) -> str:
@@ -68,35 +77,90 @@ def _retry_after(fault: GithubException) -> float | None:
         return _MAX_WAIT
 
 
+def connect(api_url: str, token: str) -> Github:
+    """A client for the REST API at ``api_url``, paced and without retries.
+
+    ``call`` does the retrying, so that a rate limit is waited out once.
+    """
+    return Github(
+        auth=Auth.Token(token),
+        base_url=api_base_url(api_url),
+        timeout=_TIMEOUT,
+        retry=None,
+        per_page=100,
+        lazy=True,
+        seconds_between_requests=_PACE[0],
+        seconds_between_writes=_PACE[1],
+    )
+
+
+def login_of(github: Github) -> str:
+    """Who the token acts as; the workflow token cannot tell."""
+    try:
+        return str(github.get_user().login)
+    except (GithubException, requests.RequestException) as fault:
+        logger.info(
+            "cannot read /user (%s); assuming %s", fault, FALLBACK_LOGIN
+        )
+        return FALLBACK_LOGIN
+
+
+def upsert_comment(
+    issue: Issue, login: str, marker: str, body: str, short_body: str
+) -> str:
+    """Edit ``login``'s comment starting with ``marker``, or create it.
+
+    Says which; works on pull requests and issues alike.
+
+    Raises:
+        PullRequestError: GitHub refused or failed.
+    """
+    found = call(
+        lambda: next(
+            (
+                c
+                for c in issue.get_comments()
+                if (c.body or "").startswith(marker)
+                and c.user is not None
+                and c.user.login == login
+            ),
+            None,
+        ),
+        f"list the comments of #{issue.number}",
+    )
+    try:
+        return _write(issue, found, body)
+    except PullRequestError as fault:
+        if "422" not in str(fault):
+            raise
+        # GitHub measured the body differently than we did; the short
+        # version says what matters and points to the artifact.
+        logger.info("comment refused (%s); trying a short one", fault)
+        return _write(issue, found, short_body)
+
+
+def _write(issue: Issue, found: Any, text: str) -> str:
+    if found is not None:
+        call(lambda: found.edit(text), "edit the comment")
+        return f"edited comment {found.id}"
+    created = call(lambda: issue.create_comment(text), "create the comment")
+    return f"created comment {created.id}"
+
+
 class PullRequest:
     """One pull request, reached with the workflow's token."""
 
     def __init__(
         self, api_url: str, token: str, repository: str, number: int
     ) -> None:
-        self._github = Github(
-            auth=Auth.Token(token),
-            base_url=api_base_url(api_url),
-            timeout=_TIMEOUT,
-            retry=None,
-            per_page=100,
-            lazy=True,
-            seconds_between_requests=_PACE[0],
-            seconds_between_writes=_PACE[1],
-        )
+        self._github = connect(api_url, token)
         self._repo = self._github.get_repo(repository)
         self._number = number
         self._issue = self._repo.get_issue(number)
 
     def login(self) -> str:
         """Who the token acts as; the workflow token cannot tell."""
-        try:
-            return str(self._github.get_user().login)
-        except (GithubException, requests.RequestException) as fault:
-            logger.info(
-                "cannot read /user (%s); assuming %s", fault, FALLBACK_LOGIN
-            )
-            return FALLBACK_LOGIN
+        return login_of(self._github)
 
     def upsert_comment(self, marker: str, body: str, short_body: str) -> str:
         """Edit our comment in place, or create it once; say which.
@@ -104,49 +168,20 @@ class PullRequest:
         Raises:
             PullRequestError: GitHub refused or failed.
         """
-        login = self.login()
-        found = self._call(
-            lambda: next(
-                (
-                    c
-                    for c in self._issue.get_comments()
-                    if (c.body or "").startswith(marker)
-                    and c.user is not None
-                    and c.user.login == login
-                ),
-                None,
-            ),
-            "list the pull request's comments",
+        return upsert_comment(
+            self._issue, self.login(), marker, body, short_body
         )
-        try:
-            return self._write(found, body)
-        except PullRequestError as fault:
-            if "422" not in str(fault):
-                raise
-            # GitHub measured the body differently than we did; the short
-            # version says what matters and points to the artifact.
-            logger.info("comment refused (%s); trying a short one", fault)
-            return self._write(found, short_body)
-
-    def _write(self, found: Any, text: str) -> str:
-        if found is not None:
-            self._call(lambda: found.edit(text), "edit the comment")
-            return f"edited comment {found.id}"
-        created = self._call(
-            lambda: self._issue.create_comment(text), "create the comment"
-        )
-        return f"created comment {created.id}"
 
     def labels(self) -> list[str]:
         """The labels on the pull request now."""
-        return self._call(
+        return call(
             lambda: [str(label.name) for label in self._issue.get_labels()],
             "read the pull request's labels",
         )
 
     def labeler(self, label: str) -> str | None:
         """Who last applied ``label`` to the pull request, if anyone."""
-        events = self._call(
+        events = call(
             lambda: [
                 e
                 for e in self._issue.get_events()
@@ -177,58 +212,70 @@ class PullRequest:
                 if item.type == "file" and is_rules_file(item.name)
             }
 
-        return self._call(read, f"read {folder}/ at the base branch")
-
-    def _call(self, action: Callable[[], _T], what: str) -> _T:
-        for attempt in (1, 2):
-            try:
-                return action()
-            except GithubException as fault:
-                wait = _retry_after(fault)
-                if (
-                    attempt == 1
-                    and wait is not None
-                    and fault.status
-                    in (
-                        403,
-                        429,
-                    )
-                ):
-                    logger.info("rate limited; waiting %.0fs", wait)
-                    _sleep(wait)
-                    continue
-                raise PullRequestError(_explain(fault, what)) from None
-            except requests.RequestException as fault:
-                raise PullRequestError(
-                    f"could not {what}: {type(fault).__name__}"
-                ) from None
-            except (
-                ValueError,
-                AttributeError,
-                TypeError,
-                KeyError,
-                AssertionError,
-            ) as fault:
-                # PyGithub answers an HTML page (a wrong base URL) with
-                # objects full of None, or fails to parse it.
-                raise PullRequestError(
-                    f"could not {what}: the answer was not GitHub's API "
-                    f"({type(fault).__name__}); check GITHUB_API_URL (GitHub "
-                    "Enterprise: https://HOST/api/v3)"
-                ) from None
-        raise PullRequestError(f"could not {what}: rate limited twice")
+        return call(read, f"read {folder}/ at the base branch")
 
 
-def _explain(fault: GithubException, what: str) -> str:
+def call(
+    action: Callable[[], _T],
+    what: str,
+    permission: str = "pull-requests: write",
+) -> _T:
+    """Do ``action``; wait out one rate limit; turn faults into errors.
+
+    ``permission`` is what a 403 most likely lacks.
+
+    Raises:
+        PullRequestError: GitHub refused, failed, or was not GitHub's API.
+    """
+    for attempt in (1, 2):
+        try:
+            return action()
+        except GithubException as fault:
+            wait = _retry_after(fault)
+            if (
+                attempt == 1
+                and wait is not None
+                and fault.status
+                in (
+                    403,
+                    429,
+                )
+            ):
+                logger.info("rate limited; waiting %.0fs", wait)
+                _sleep(wait)
+                continue
+            raise PullRequestError(_explain(fault, what, permission)) from None
+        except requests.RequestException as fault:
+            raise PullRequestError(
+                f"could not {what}: {type(fault).__name__}"
+            ) from None
+        except (
+            ValueError,
+            AttributeError,
+            TypeError,
+            KeyError,
+            AssertionError,
+        ) as fault:
+            # PyGithub answers an HTML page (a wrong base URL) with
+            # objects full of None, or fails to parse it.
+            raise PullRequestError(
+                f"could not {what}: the answer was not GitHub's API "
+                f"({type(fault).__name__}); check GITHUB_API_URL (GitHub "
+                "Enterprise: https://HOST/api/v3)"
+            ) from None
+    raise PullRequestError(f"could not {what}: rate limited twice")
+
+
+def _explain(fault: GithubException, what: str, permission: str) -> str:
     message = ""
     if isinstance(fault.data, dict):
         message = str(fault.data.get("message", ""))
     status = fault.status
     if status == 403 and "rate limit" not in message.lower():
         return (
-            f"could not {what} (403 {message}): the token may not write to "
-            "this repository (a fork's pull request, or missing "
-            "pull-requests: write permission)"
+            f"could not {what} (403 {message}): the token may not do that "
+            f"in this repository (a fork's pull request, or missing "
+            f"{permission} permission)"
         )
     if status in (301, 302) or (isinstance(fault.data, str)):
         return (

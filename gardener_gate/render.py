@@ -9,6 +9,7 @@ rest are counted with a pointer to the full worklog.
 from __future__ import annotations
 
 __all__ = [
+    "render_cluster",
     "render_markdown",
 ]
 
@@ -65,7 +66,13 @@ def render_markdown(
     With ``budget``, the text stays within that many characters.
     """
     clusters = data["clusters"]
-    head = [*preamble, _header(data), _executive_summary(data), *extra]
+    head = [
+        *preamble,
+        _header(data),
+        _executive_summary(data),
+        *_filing_section(data),
+        *extra,
+    ]
     application = [c for c in clusters if c["kind"] != "audit"]
     audit = [c for c in clusters if c["kind"] == "audit"]
     numbers = {c["id"]: n for n, c in enumerate(clusters, start=1)}
@@ -156,8 +163,8 @@ def _header(data: dict[str, Any]) -> str:
         *_baseline_rows(data.get("baseline")),
         [
             "Threshold",
-            f"{data['threshold']} (new or expired clusters at or above it "
-            "fail the gate)",
+            f"{data['threshold']} (new, expired or regressed clusters at or "
+            "above it fail the gate)",
         ],
     ]
     verdict = _VERDICT_MARK.get(data["verdict"], data["verdict"])
@@ -202,6 +209,14 @@ def _header(data: dict[str, Any]) -> str:
             "> [!CAUTION]",
             f"> **Partial data: {data['partial']}.** The verdict covers only "
             "the entries read.",
+            "",
+        ]
+    issues = data.get("issues") or {}
+    if issues.get("repository") and not issues.get("checked"):
+        lines += [
+            "> [!WARNING]",
+            "> **Regressions not checked:** the repository's issues could "
+            f"not be read ({code(issues.get('problem') or 'unknown')}).",
             "",
         ]
     if entries["events"] == 0:
@@ -301,6 +316,10 @@ def _executive_summary(data: dict[str, Any]) -> str:
         "Cluster",
         "Rule",
     ]
+    if any("issue" in c for c in clusters):
+        columns.append("Issue")
+        for row, c in zip(rows, clusters, strict=False):
+            row.append(_issue_ref(c["issue"]) if "issue" in c else "—")
     return head + "\n\n" + table(columns, rows) + note
 
 
@@ -337,7 +356,12 @@ def _status_line(cluster: dict[str, Any], threshold: str) -> str:
     status = cluster["status"]
     rule = cluster["rule"]
     acceptance = cluster.get("acceptance")
-    if rule is None:
+    if status == "regressed":
+        text = (
+            f"**regressed**: its issue {_issue_ref(cluster['issue'])} was "
+            "closed as fixed, and it is back"
+        )
+    elif rule is None:
         text = "**new**: no signature matches it"
     elif acceptance is None:
         text = f"**known**: signature {code(rule)}, not accepted"
@@ -357,6 +381,44 @@ def _status_line(cluster: dict[str, Any], threshold: str) -> str:
             f"{threshold})"
         )
     return text
+
+
+def _issue_ref(issue: dict[str, Any]) -> str:
+    url = str(issue.get("url") or "")
+    label = f"#{int(issue['number'])}"
+    if url.startswith(("https://", "http://")) and not any(
+        c in url for c in "()<> \n"
+    ):
+        return f"[{label}]({url})"
+    return code(label)
+
+
+def _issue_state(issue: dict[str, Any]) -> str:
+    if issue["state"] == "open":
+        return "open"
+    reason = {"completed": "as fixed", "not_planned": "as not planned"}.get(
+        str(issue.get("state_reason")), ""
+    )
+    when = str(issue.get("closed_at") or "")[:10]
+    return " ".join(
+        part
+        for part in ("closed", reason, f"on {when}" if when else "")
+        if part
+    )
+
+
+def _issue_lines(cluster: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    lines = []
+    issue = cluster.get("issue")
+    if issue:
+        lines.append(
+            f"- **Issue:** {_issue_ref(issue)} ({_issue_state(issue)})"
+        )
+    filing = data.get("issues_filed") or {}
+    for done in filing.get("opened", []):
+        if done["cluster"] == cluster["id"]:
+            lines.append(f"- **Issue opened by this run:** {_issue_ref(done)}")
+    return lines
 
 
 def _acceptance_lines(cluster: dict[str, Any]) -> list[str]:
@@ -431,6 +493,7 @@ def _cluster_section(
         "",
         f"- **Status:** {_status_line(cluster, data['threshold'])}",
         *_acceptance_lines(cluster),
+        *_issue_lines(cluster, data),
         f"- **Priority:** {cluster['priority']} "
         f"(from {code(cluster['priority_rule'])})",
         f"- **Kind:** {cluster['kind']} · **Severity:** {cluster['severity']}"
@@ -538,6 +601,11 @@ def _status_advice(cluster: dict[str, Any]) -> str:
         return "review; accept it with the YAML in its section if expected"
     if status == "expired":
         return "the acceptance ran out: fix it, or renew the acceptance"
+    if status == "regressed":
+        return (
+            f"it came back after {_issue_ref(cluster['issue'])} was closed "
+            "as fixed: fix it again, or reopen the issue"
+        )
     if status == "known":
         return "known; decide whether to fix it or accept it"
     reason = (cluster.get("acceptance") or {}).get("reason", "")
@@ -603,7 +671,69 @@ def _footer(data: dict[str, Any]) -> str:
         "## Technical context",
         "",
         f"- **Revisions seen:** {revisions or 'none'}",
+        *_issues_context(data.get("issues")),
         f"- **Generated:** {data['generated_at']} by gardener-gate "
         f"{tool['version']} (clustering {tool['clustering']})",
     ]
     return "\n".join(parts)
+
+
+def _issues_context(issues: dict[str, Any] | None) -> list[str]:
+    if not issues or (issues["repository"] and not issues["checked"]):
+        # A lookup that failed is said at the top.
+        return []
+    if not issues["checked"]:
+        why = code(issues.get("problem") or "unknown")
+        return [
+            f"- **Issues:** not looked up, so regressions were not "
+            f"checked ({why})"
+        ]
+    return [
+        f"- **Issues:** looked up in {code(issues['repository'])} by the "
+        f"label {code(issues['label'])}, for clusters at {issues['level']} "
+        "or higher"
+    ]
+
+
+def _filing_section(data: dict[str, Any]) -> list[str]:
+    filing = data.get("issues_filed")
+    if not filing:
+        return []
+    titles = {c["id"]: c["title"] for c in data["clusters"]}
+    lines = ["## Issues", ""]
+    for key, verb in (
+        ("opened", "opened"),
+        ("updated", "counts updated on"),
+    ):
+        for done in filing.get(key, []):
+            title = code(_short(titles.get(done["cluster"], "?"), 80))
+            lines.append(f"- {verb} {_issue_ref(done)}: {title}")
+    over = filing.get("over_cap", [])
+    if over:
+        lines += [
+            "",
+            f"Not opened: {_plural(len(over), 'more cluster')} over the cap "
+            f"of {filing['cap']} issues a run (a later run opens them):",
+            "",
+        ]
+        lines += [
+            f"- {code(_short(titles.get(ident, '?'), 80))} ({code(ident)})"
+            for ident in over
+        ]
+    if filing.get("problem"):
+        lines += ["", f"Stopped: {code(filing['problem'])}."]
+    if len(lines) == 2:
+        lines.append(
+            f"No new or regressed cluster at {filing['level']} or higher "
+            "called for an issue."
+        )
+    return ["\n".join(lines)]
+
+
+def render_cluster(data: dict[str, Any], cluster_id: str) -> str:
+    """The worklog section of one cluster, as the worklog shows it."""
+    clusters = data["clusters"]
+    index = next(
+        n for n, c in enumerate(clusters, start=1) if c["id"] == cluster_id
+    )
+    return _cluster_section(index, clusters[index - 1], data)

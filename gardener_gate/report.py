@@ -134,6 +134,8 @@ def _cluster_json(
         item["expired_because"] = finding.ran_out
     if finding.status in (Status.NEW, Status.EXPIRED):
         item["accept_snippet"] = accept_snippet(finding, today)
+    if finding.issue is not None:
+        item["issue"] = finding.issue.as_dict()
     return item
 
 
@@ -233,6 +235,7 @@ def render_json(result: RunResult, now: datetime) -> dict[str, Any]:
         ],
         "traffic": result.traffic.as_dict(),
         "accept_all": accept_all(snippets) if snippets else None,
+        "issues": result.links.as_dict() if result.links else None,
     }
 
 

@@ -13,12 +13,16 @@ __all__ = [
 import enum
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 from gardener_gate.baseline import Comparison, Standing
 from gardener_gate.cluster import Cluster
 from gardener_gate.rules import RuleSet, Signature, format_priority
+
+if TYPE_CHECKING:
+    from gardener_gate.tracker import IssueLink, IssueLinks
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class Finding:
     fails: bool
     baseline: Comparison | None = None
     ran_out: str | None = None
+    issue: IssueLink | None = None
 
     @property
     def excused(self) -> bool:
@@ -96,15 +101,24 @@ def decide(
     *,
     baseline: Mapping[str, Comparison] | None = None,
     no_baseline: str | None = None,
+    links: IssueLinks | None = None,
 ) -> Decision:
     """Give each cluster a priority and a status, then the verdict.
 
     ``baseline`` holds each cluster's comparison with the baseline, when
     one was asked for; ``no_baseline`` says why it could not be had.
+    ``links`` are the repository's issues that speak for clusters; one
+    closed as fixed turns a cluster that is back into ``regressed``.
     """
     compared = baseline or {}
     findings = [
-        _assess(cluster, rules, today, threshold, compared.get(cluster.id))
+        _link(
+            _assess(
+                cluster, rules, today, threshold, compared.get(cluster.id)
+            ),
+            links,
+            threshold,
+        )
         for cluster in clusters
     ]
     # A signature shadowed by an earlier one still describes something; only
@@ -177,6 +191,35 @@ def _assess(
     )
 
 
+def _link(
+    finding: Finding, links: IssueLinks | None, threshold: int
+) -> Finding:
+    cluster = finding.cluster
+    issue = (
+        None if links is None else links.link_for(cluster.id, finding.priority)
+    )
+    if issue is None:
+        return finding
+    # An acceptance that holds is the team's word, and an expired one
+    # fails already; a new or known cluster that is back after its fix
+    # is a regression.
+    if finding.status in (Status.NEW, Status.KNOWN) and issue.was_fixed_before(
+        cluster.last_seen
+    ):
+        logger.debug(
+            "cluster=%s issue=%s closed as fixed; status=regressed",
+            cluster.id,
+            issue.number,
+        )
+        return replace(
+            finding,
+            status=Status.REGRESSED,
+            fails=finding.priority <= threshold,
+            issue=issue,
+        )
+    return replace(finding, issue=issue)
+
+
 def _priority(
     cluster: Cluster, rules: RuleSet, signature: Signature | None
 ) -> tuple[int, str]:
@@ -222,7 +265,12 @@ def _verdict(
         f"{n} at {p}"
         for p, n in sorted(counts.items(), key=lambda kv: int(kv[0][1:]))
     )
+    kinds = (
+        "new, expired or regressed"
+        if any(f.status is Status.REGRESSED for f in failing)
+        else "new or expired"
+    )
     return Verdict.FAIL, (
-        f"{len(failing)} new or expired cluster(s) at "
+        f"{len(failing)} {kinds} cluster(s) at "
         f"{format_priority(threshold)} or higher ({listed}){known}"
     )

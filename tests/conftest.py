@@ -67,6 +67,20 @@ def gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     yield run
 
 
+def run_and_publish(gate: Any, logs: Path, *extra: str) -> tuple[Any, Any]:
+    """``run`` on ``logs``, then ``publish`` of its worklog, as the Action."""
+    run = gate("run", "--logs", str(logs))
+    published = gate(
+        "publish",
+        "--worklog",
+        str(run.out),
+        "--gate-exit-code",
+        str(run.code),
+        *extra,
+    )
+    return run, published
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any test that opens a connection beyond the loopback address."""
@@ -88,6 +102,20 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _no_github_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's or CI's GitHub variables out of every run."""
+    for name in (
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_API_URL",
+        "GITHUB_SERVER_URL",
+        "GITHUB_RUN_ID",
+        "GITHUB_EVENT_PATH",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES
+from conftest import CASES, run_and_publish
 from fakes.github import Comment, GitHubFake
 from werkzeug import Response
 
@@ -102,16 +102,7 @@ def github(httpserver, runner) -> GitHubFake:
 
 
 def _run_and_publish(gate, logs: Path = STAGING, *extra: str):
-    run = gate("run", "--logs", str(logs))
-    published = gate(
-        "publish",
-        "--worklog",
-        str(run.out),
-        "--gate-exit-code",
-        str(run.code),
-        *extra,
-    )
-    return run, published
+    return run_and_publish(gate, logs, *extra)
 
 
 def _ours(fake: GitHubFake) -> list[Comment]:

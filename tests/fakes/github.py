@@ -1,9 +1,10 @@
-"""A fake GitHub REST API, enough for what publish asks of it.
+"""A fake GitHub REST API, enough for what run and publish ask of it.
 
 Served by pytest-httpserver on 127.0.0.1 and driven by the real PyGithub.
-It keeps comments, events and files in memory, paginates as GitHub does
-(``Link`` headers), enforces the 65,536-character comment limit, and can
-answer any call with a fault instead.
+It keeps comments, events, files and issues (with their own comments) in
+memory, filters issues by state and label, paginates as GitHub does
+(``Link`` headers), enforces the 65,536-character limit on comments and
+issue bodies, and can answer any call with a fault instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -39,6 +40,24 @@ class Comment:
 
 
 @dataclass
+class Issue:
+    number: int
+    title: str
+    body: str
+    user: str
+    labels: list[str]
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: str | None = None
+    comments: list[Comment] = field(default_factory=list)
+    is_pull: bool = False
+
+    def close(self, reason: str, at: str) -> None:
+        """Close it as a person would: ``completed`` or ``not_planned``."""
+        self.state, self.state_reason, self.closed_at = "closed", reason, at
+
+
+@dataclass
 class GitHubFake:
     """One repository with one pull request."""
 
@@ -50,6 +69,7 @@ class GitHubFake:
     labeled_by: dict[str, str] = field(default_factory=dict)
     labels: list[str] = field(default_factory=list)
     files: dict[str, dict[str, str]] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
     fault: FaultHook | None = None
     calls: list[tuple[str, str]] = field(default_factory=list)
     _base: str = ""
@@ -66,7 +86,20 @@ class GitHubFake:
         return self._base
 
     def comment_by_id(self, ident: int) -> Comment:
-        return next(c for c in self.comments if c.id == ident)
+        every = self.comments + [c for i in self.issues for c in i.comments]
+        return next(c for c in every if c.id == ident)
+
+    def issue(self, number: int) -> Issue:
+        return next(i for i in self.issues if i.number == number)
+
+    def _thread(self, number: str) -> list[Comment]:
+        if int(number) == self.pr:
+            return self.comments
+        return self.issue(int(number)).comments
+
+    def _next_comment_id(self) -> int:
+        every = self.comments + [c for i in self.issues for c in i.comments]
+        return max((c.id for c in every), default=9000) + 1
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path
@@ -93,6 +126,9 @@ class GitHubFake:
         return [
             ("GET", "/user", self._user),
             ("GET", f"/repos/{repo}", self._repo),
+            ("GET", rf"/repos/{repo}/issues", self._list_issues),
+            ("POST", rf"/repos/{repo}/issues", self._create_issue),
+            ("GET", issue, self._get_issue),
             ("GET", issue + "/comments", self._list_comments),
             ("POST", issue + "/comments", self._create_comment),
             ("PATCH", rf"/repos/{repo}/issues/comments/(\d+)", self._edit),
@@ -132,14 +168,14 @@ class GitHubFake:
         headers = {}
         if page * per_page < len(items):
             url = f"{self.api}{request.path[len(self.prefix) :]}"
-            headers["Link"] = (
-                f'<{url}?per_page={per_page}&page={page + 1}>; rel="next"'
-            )
+            kept = {k: v[0] for k, v in query.items() if k != "page"}
+            kept.update(per_page=str(per_page), page=str(page + 1))
+            headers["Link"] = f'<{url}?{urlencode(kept)}>; rel="next"'
         return _json(chosen, **headers)
 
     def _list_comments(self, request: Request, number: str) -> Response:
         return self._page(
-            request, [self._comment_json(c) for c in self.comments]
+            request, [self._comment_json(c) for c in self._thread(number)]
         )
 
     def _too_long(self, body: str) -> Response | None:
@@ -163,9 +199,9 @@ class GitHubFake:
         refused = self._too_long(body)
         if refused is not None:
             return refused
-        ident = max((c.id for c in self.comments), default=9000) + 1
+        ident = self._next_comment_id()
         comment = Comment(ident, self.login or "github-actions[bot]", body)
-        self.comments.append(comment)
+        self._thread(number).append(comment)
         return _json(self._comment_json(comment), 201)
 
     def _edit(self, request: Request, ident: str) -> Response:
@@ -176,6 +212,65 @@ class GitHubFake:
         comment = self.comment_by_id(int(ident))
         comment.body = body
         return _json(self._comment_json(comment))
+
+    def _issue_json(self, issue: Issue) -> dict[str, Any]:
+        url = f"{self.api}/repos/{self.repo}/issues/{issue.number}"
+        kind = "pull" if issue.is_pull else "issues"
+        extra = {"pull_request": {"url": url}} if issue.is_pull else {}
+        return {
+            **extra,
+            "id": 50_000 + issue.number,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "user": {"login": issue.user},
+            "labels": [{"name": name} for name in issue.labels],
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "closed_at": issue.closed_at,
+            "comments": len(issue.comments),
+            "url": url,
+            "comments_url": f"{url}/comments",
+            "html_url": (
+                f"https://github.example/{self.repo}/{kind}/{issue.number}"
+            ),
+        }
+
+    def _list_issues(self, request: Request) -> Response:
+        query = parse_qs(request.query_string.decode())
+        state = query.get("state", ["open"])[0]
+        wanted = {
+            name for name in query.get("labels", [""])[0].split(",") if name
+        }
+        chosen = [
+            self._issue_json(i)
+            for i in sorted(self.issues, key=lambda i: -i.number)
+            if state in ("all", i.state) and wanted <= set(i.labels)
+        ]
+        return self._page(request, chosen)
+
+    def _get_issue(self, request: Request, number: str) -> Response:
+        if int(number) == self.pr:
+            return _json({"message": "a pull request"}, 404)
+        return _json(self._issue_json(self.issue(int(number))))
+
+    def _create_issue(self, request: Request) -> Response:
+        given = json.loads(request.get_data())
+        refused = self._too_long(given.get("body") or "")
+        if refused is not None:
+            return refused
+        number = (
+            max([i.number for i in self.issues] + [self.pr], default=0) + 1
+        )
+        issue = Issue(
+            number,
+            given["title"],
+            given.get("body") or "",
+            self.login or "github-actions[bot]",
+            list(given.get("labels") or []),
+        )
+        self.issues.append(issue)
+        return _json(self._issue_json(issue), 201)
 
     def _labels(self, request: Request, number: str) -> Response:
         return self._page(

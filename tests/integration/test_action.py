@@ -385,6 +385,42 @@ def test_the_revision_before_is_the_baseline_when_asked(job, github):
     assert "**unexpected frequency**: 2 events" in comment
 
 
+def test_open_issues_opens_up_to_the_cap_and_the_next_run_links_them(
+    job, github
+):
+    first = job.run(**{"open-issues": "P2", "max-issues": "2"})
+    opened_first = [i.number for i in github.issues]
+    second = job.run(
+        **{"open-issues": "P2", "max-issues": "2", "artifact-name": "again"}
+    )
+
+    assert first.code == second.code == 1
+    assert opened_first == [413, 414]
+    assert [i.title[:3] for i in github.issues] == ["P1 "] * 4
+    assert all(i.labels == ["gardener-gate"] for i in github.issues)
+    assert [len(i.comments) for i in github.issues] == [1, 1, 0, 0]
+    # The run step looked the issues up with the workflow's token.
+    saved = json.loads(Path(second.outputs["worklog-json"]).read_text())
+    assert saved["issues"]["checked"] is True
+    linked = [c["issue"]["number"] for c in saved["clusters"] if "issue" in c]
+    assert linked == [413, 414]
+    filed = saved["issues_filed"]
+    assert [d["number"] for d in filed["opened"]] == [415, 416]
+    assert len(filed["over_cap"]) == 1
+    assert "over the cap of 2 issues a run, not opened: c1-" in second.log
+    assert "Not opened: 1 more cluster over the cap" in (
+        job.summary.read_text()
+    )
+
+
+def test_without_open_issues_the_action_opens_none(job, github):
+    result = job.run()
+
+    assert result.code == 1
+    assert github.issues == []
+    assert ("GET", "/repos/platform/orders-api/issues") in github.calls
+
+
 @pytest.mark.parametrize(
     ("inputs", "problem"),
     [
@@ -393,6 +429,11 @@ def test_the_revision_before_is_the_baseline_when_asked(job, github):
             "give baseline-revision or baseline (a worklog), not both",
         ),
         ({"fail-on": "high"}, "fail-on 'high': use P0 to P10"),
+        (
+            {"open-issues": "high"},
+            "open-issues 'high': use P0 to P10, or off",
+        ),
+        ({"max-issues": "many"}, "max-issues 'many': use a count, such as 5"),
         ({"rules-from": "main"}, "rules-from 'main': use head or base"),
         ({"dry-run": "yes"}, "dry-run 'yes': use true or false"),
         (
