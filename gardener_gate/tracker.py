@@ -96,16 +96,15 @@ class IssueLink:
         """Whether the issue is open."""
         return self.state == "open"
 
-    def was_fixed_before(self, moment: datetime | None) -> bool:
-        """Whether the issue was closed as fixed before ``moment``.
+    @property
+    def is_fixed(self) -> bool:
+        """Whether the issue was closed as fixed (``completed``).
 
-        A cluster last seen before the fix was closed has not come back.
+        Any sighting in the run's window counts as the cluster coming
+        back, even one older than the close: the revision in staging may
+        predate the fix, and that is exactly what a gate must stop.
         """
-        if self.state != "closed" or self.state_reason != "completed":
-            return False
-        return (
-            moment is None or self.closed_at is None or moment > self.closed_at
-        )
+        return self.state == "closed" and self.state_reason == "completed"
 
     def as_dict(self) -> dict[str, Any]:
         """The issue as worklog.json shows it."""

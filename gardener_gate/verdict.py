@@ -203,9 +203,7 @@ def _link(
     # An acceptance that holds is the team's word, and an expired one
     # fails already; a new or known cluster that is back after its fix
     # is a regression.
-    if finding.status in (Status.NEW, Status.KNOWN) and issue.was_fixed_before(
-        cluster.last_seen
-    ):
+    if finding.status in (Status.NEW, Status.KNOWN) and issue.is_fixed:
         logger.debug(
             "cluster=%s issue=%s closed as fixed; status=regressed",
             cluster.id,
