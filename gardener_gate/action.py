@@ -214,42 +214,37 @@ def artifact_name(inputs: Mapping[str, str]) -> str:
     )
 
 
+def _given(option: str, value: str) -> str:
+    # One word, option=value: an input that starts with a dash stays the
+    # option's value rather than passing for another option.
+    return f"--{option}={value}"
+
+
 def run_arguments(
     inputs: Mapping[str, str], out: Path, rules: Path
 ) -> list[str]:
     """The ``gardener-gate run`` command line for these inputs."""
-    argv = ["run", "--out", str(out)]
+    argv = ["run", _given("out", str(out))]
     if rules.exists():
-        argv += ["--rules", str(rules)]
-    argv += ["--fail-on", inputs["fail-on"].upper()]
+        argv.append(_given("rules", str(rules)))
+    argv.append(_given("fail-on", inputs["fail-on"].upper()))
     if inputs["logs"]:
-        argv += ["--logs", inputs["logs"]]
+        argv.append(_given("logs", inputs["logs"]))
         if inputs["revision"] != "auto":
-            argv += ["--revision", inputs["revision"]]
+            argv.append(_given("revision", inputs["revision"]))
     else:
         argv += [
-            "--project",
-            inputs["project"],
-            "--service",
-            inputs["service"],
-            "--region",
-            inputs["region"],
-            "--revision",
-            inputs["revision"],
-            "--window",
-            inputs["window"],
+            _given(name, inputs[name])
+            for name in ("project", "service", "region", "revision", "window")
         ]
-    if inputs["baseline-revision"]:
-        argv += ["--baseline-revision", inputs["baseline-revision"]]
-    if inputs["baseline"]:
-        argv += ["--baseline", inputs["baseline"]]
+    for name in ("baseline-revision", "baseline"):
+        if inputs[name]:
+            argv.append(_given(name, inputs[name]))
     if inputs["dry-run"].lower() == "true":
         argv.append("--dry-run")
     argv += [
-        "--link-issues-at",
-        inputs["link-issues-at"].upper(),
-        "--issue-label",
-        inputs["issue-label"],
+        _given("link-issues-at", inputs["link-issues-at"].upper()),
+        _given("issue-label", inputs["issue-label"]),
     ]
     return argv
 
@@ -260,19 +255,14 @@ def publish_arguments(
     """The ``gardener-gate publish`` command line for these inputs."""
     argv = [
         "publish",
-        "--worklog",
-        str(out),
-        "--gate-exit-code",
-        code,
-        "--artifact-name",
-        artifact_name(inputs),
-        "--rules",
-        str(rules),
-        "--override-label",
-        inputs["override-label"],
+        _given("worklog", str(out)),
+        _given("gate-exit-code", code),
+        _given("artifact-name", artifact_name(inputs)),
+        _given("rules", str(rules)),
+        _given("override-label", inputs["override-label"]),
     ]
     if inputs["service"]:
-        argv += ["--service", inputs["service"]]
+        argv.append(_given("service", inputs["service"]))
     if inputs["override"].lower() == "true":
         argv.append("--override")
     if inputs["comment"].lower() != "true":
@@ -281,12 +271,9 @@ def publish_arguments(
     wanted = inputs["open-issues"].lower() != "off"
     if wanted and not _issue_problems(inputs):
         argv += [
-            "--open-issues",
-            inputs["open-issues"].upper(),
-            "--max-issues",
-            inputs["max-issues"],
-            "--issue-label",
-            inputs["issue-label"],
+            _given("open-issues", inputs["open-issues"].upper()),
+            _given("max-issues", inputs["max-issues"]),
+            _given("issue-label", inputs["issue-label"]),
         ]
     return argv
 

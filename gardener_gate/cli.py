@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -24,12 +25,19 @@ from gardener_gate.errors import (
     EXIT_PASS,
     EXIT_READ,
     GateError,
+    LogReadError,
     RulesError,
     UsageError,
 )
 from gardener_gate.pipeline import judge, run_gate
-from gardener_gate.plan import RunRequest, plan_run, read_baseline
+from gardener_gate.plan import (
+    RunRequest,
+    plan_run,
+    prepare_baseline,
+    read_baseline,
+)
 from gardener_gate.publish import COMMENT_TARGET, PublishOptions, publish
+from gardener_gate.redact import Redactor
 from gardener_gate.report import clear_worklog, read_worklog, write_worklog
 from gardener_gate.rules import load_rules
 from gardener_gate.snippet import suggest
@@ -326,6 +334,8 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     )
     progress = _Progress()
     options, source = plan_run(request, os.environ, progress)
+    redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
+    prepared = prepare_baseline(request, options, redactor.text)
     # From here on the logs are read: an earlier run's worklog must not
     # stand for this one if reading fails.
     clear_worklog(args.out)
@@ -336,7 +346,7 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     if links.repository is not None and not links.checked:
         _warn([f"regressions not checked: {links.problem}"])
     result = run_gate(options, rules, source, links=links)
-    baseline = read_baseline(request, result, os.environ, progress)
+    baseline = read_baseline(request, result, os.environ, prepared, progress)
     if baseline is not None:
         result = judge(result, baseline)
         if baseline.missing:
@@ -353,17 +363,14 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
                 "the worklog lists them"
             ]
         )
-    print(
+    _say(
         f"gardener-gate: {decision.verdict.value.upper()}: {decision.reason}"
         f" ({_count(len(decision.findings), 'cluster')}, "
         f"{_count(counts.events, 'event')})"
     )
     print(f"gardener-gate: worklog written to {md_path}")
     if result.partial is not None:
-        print(
-            f"gardener-gate: error: partial data: {result.partial}",
-            file=sys.stderr,
-        )
+        _say(f"gardener-gate: error: partial data: {result.partial}", True)
         return EXIT_READ
     if decision.verdict is Verdict.FAIL and args.dry_run:
         print("gardener-gate: dry run: exit 0 although the gate failed")
@@ -379,7 +386,13 @@ def _count(number: int, word: str) -> str:
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        print(f"gardener-gate: warning: {line}", file=sys.stderr)
+        _say(f"gardener-gate: warning: {line}", True)
+
+
+def _say(text: str, error: bool = False) -> None:
+    """Print one line: names read from logs can hold line breaks, and a
+    line of theirs must never start a workflow command on a runner."""
+    print(" ".join(text.splitlines()), file=sys.stderr if error else None)
 
 
 class _Progress:
@@ -441,10 +454,18 @@ def _check(args: argparse.Namespace, now: datetime) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    text, count = suggest(read_worklog(args.worklog))
+    text, count, left_out = suggest(read_worklog(args.worklog))
+    if left_out:
+        _warn(
+            [
+                f"left out {left_out} accept snippet(s) that are not one "
+                "signature each"
+            ]
+        )
     if not count:
         print(f"gardener-gate: {args.worklog} has no new cluster to accept")
         return EXIT_PASS
+    _check_suggested(text)
     try:
         with args.out.open("w" if args.force else "x", encoding="utf-8") as f:
             f.write(text)
@@ -461,6 +482,25 @@ def _suggest(args: argparse.Namespace) -> int:
         "write each reason, then move the file into your rules folder"
     )
     return EXIT_PASS
+
+
+def _check_suggested(text: str) -> None:
+    """Stop before writing a rules file that the gate itself would reject.
+
+    Raises:
+        LogReadError: the worklog's snippets make no valid rules file.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "suggested.yaml")
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_rules(path)
+        except RulesError as exc:
+            first = exc.problems[0] if exc.problems else "invalid"
+            raise LogReadError(
+                "the worklog's accept snippets make no valid rules file "
+                f"({str(first).replace(str(path), 'suggestion')})"
+            ) from None
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -493,7 +533,7 @@ def main(
         return _check(args, moment)
     except RulesError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(str(problem), True)
         print(
             f"gardener-gate: {len(exc.problems)} problem(s) in the rules; "
             "nothing was read",
@@ -501,7 +541,7 @@ def main(
         )
         return exc.exit_code
     except GateError as exc:
-        print(f"gardener-gate: error: {exc}", file=sys.stderr)
+        _say(f"gardener-gate: error: {exc}", True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("gardener-gate: interrupted", file=sys.stderr)

@@ -80,6 +80,7 @@ class Cluster:
     first_version: str | None = None
     latency_p50: float | None = None
     frames: tuple[str, ...] = ()
+    sole_instance: str | None = None
 
     @property
     def routes(self) -> tuple[str, ...]:
@@ -223,6 +224,10 @@ class _Stats:
     first_version: tuple[datetime | None, str] | None = None
     first_summary: tuple[tuple[float, str, int], str] | None = None
     members: list[tuple[str, str]] = field(default_factory=list)
+    # Up to two full instance ids, and whether an event had none: enough
+    # to tell a cluster that one instance alone logged.
+    hosts: set[str] = field(default_factory=set)
+    unplaced: bool = False
 
     def add(self, event: LogEntry) -> None:
         self.count += 1
@@ -251,6 +256,10 @@ class _Stats:
             self._tally("revisions", event.revision)
         if event.instance:
             self._tally("instances", event.instance[-12:])
+            if len(self.hosts) < 2:
+                self.hosts.add(event.instance)
+        else:
+            self.unplaced = True
         if event.logger:
             self._tally("loggers", event.logger)
         if event.location_hint:
@@ -275,6 +284,8 @@ class _Stats:
 
     def absorb(self, other: _Stats) -> None:
         self.members.extend(other.members)
+        self.hosts = set(sorted(self.hosts | other.hosts)[:2])
+        self.unplaced = self.unplaced or other.unplaced
         self.count += other.count
         for moment in (other.first_seen, other.last_seen):
             if moment is None:
@@ -333,6 +344,11 @@ class _Stats:
             else None,
             latency_p50=self.latencies.quantile(0.5),
             frames=frames,
+            sole_instance=(
+                next(iter(self.hosts))
+                if len(self.hosts) == 1 and not self.unplaced
+                else None
+            ),
         )
 
 

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SKIP_REASONS = 100
 _MAX_INSTANCES = 1000
+_MAX_REVISIONS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +102,28 @@ class SourceInfo:
     window_end: datetime | None = None
     window_given: bool = False
 
+    seen_start: datetime | None = None
+    seen_end: datetime | None = None
+
     def widen(self, moment: datetime | None) -> None:
-        """Stretch the observed window to include ``moment``."""
-        if moment is None or self.window_given:
+        """Stretch the observed span (and window) to include ``moment``."""
+        if moment is None:
             return
-        if self.window_start is None or moment < self.window_start:
-            self.window_start = moment
-        if self.window_end is None or moment > self.window_end:
-            self.window_end = moment
+        if self.seen_start is None or moment < self.seen_start:
+            self.seen_start = moment
+        if self.seen_end is None or moment > self.seen_end:
+            self.seen_end = moment
+        if not self.window_given:
+            self.window_start, self.window_end = self.seen_start, self.seen_end
+
+    @property
+    def active_hours(self) -> float:
+        """Hours from the first entry analysed to the last: rates' base.
+
+        A window given can reach before a revision started or after it
+        stopped serving; the span of its entries is the time it logged.
+        """
+        return span_hours(self.seen_start, self.seen_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +259,11 @@ def _decide(
     )
     compared = None
     if baseline is not None and baseline.missing is None:
-        hours = span_hours(source.window_start, source.window_end)
         compared = compare(
-            clusters, baseline, hours, rules.policy.frequency_factor
+            clusters,
+            baseline,
+            source.active_hours,
+            rules.policy.frequency_factor,
         )
     return decide(
         clusters,
@@ -331,11 +348,16 @@ class _Observer:
         label = entry.revision or ""
         if label in self._revisions or len(self._revisions) < 50:
             self._revisions[label] += 1
-            moment = entry.timestamp
-            if label and moment is not None:
-                first = self._starts.get(label)
-                if first is None or moment < first:
+        moment = entry.timestamp
+        if label and moment is not None:
+            # Every revision's start, so that the one before can be found
+            # among many; the counts shown stop at fifty names.
+            first = self._starts.get(label)
+            if first is None:
+                if len(self._starts) < _MAX_REVISIONS:
                     self._starts[label] = moment
+            elif moment < first:
+                self._starts[label] = moment
 
     def origin(self, entry: LogEntry) -> None:
         for counter, value in zip(

@@ -6,6 +6,7 @@ __all__ = [
     "DEFAULT_CLOUD_WINDOW",
     "RunRequest",
     "plan_run",
+    "prepare_baseline",
     "read_baseline",
 ]
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from gardener_gate.baseline import Baseline, span_hours
+from gardener_gate.baseline import Baseline
 from gardener_gate.clock import format_time, parse_until, parse_window
 from gardener_gate.cloud import (
     CloudLoggingSource,
@@ -100,6 +101,8 @@ def plan_run(
 
 
 def _check_baseline(request: RunRequest) -> None:
+    if request.baseline is not None and not request.baseline.strip():
+        raise UsageError("--baseline: give the path of a worklog.json")
     wanted = request.baseline_revision
     if wanted is None:
         return
@@ -111,22 +114,56 @@ def _check_baseline(request: RunRequest) -> None:
         raise UsageError(
             "--baseline-revision reads the logs twice; give a file, not -"
         )
-    if request.logs is not None and wanted == "auto" and not request.revision:
+    if request.logs is not None and not request.revision:
         raise UsageError(
-            "--baseline-revision auto takes the revision before the one "
-            "analysed; with --logs, name that one with --revision"
+            "--baseline-revision compares two revisions of the file; name "
+            "the one analysed with --revision"
         )
-    if wanted == request.revision:
+    if wanted != "auto" and wanted == request.revision:
         raise UsageError(
             f"--baseline-revision {wanted} is the revision analysed; name "
             "an earlier one, or auto"
         )
 
 
+def prepare_baseline(
+    request: RunRequest, options: RunOptions, redact: Callable[[str], str]
+) -> Baseline | None:
+    """Read a baseline worklog before any log is read.
+
+    A file that is not a worklog stops the run before it reads; so does a
+    worklog of the very revision analysed, which would excuse every
+    cluster it has.
+
+    Raises:
+        UsageError: the file is not a worklog, or describes the revision
+            analysed now.
+    """
+    if request.baseline_revision not in (None, "auto") and (
+        request.baseline_revision == options.revision
+    ):
+        raise UsageError(
+            f"--baseline-revision {request.baseline_revision} is the "
+            "revision analysed; name an earlier one, or auto"
+        )
+    if request.baseline is None:
+        return None
+    baseline = Baseline.from_worklog(Path(request.baseline), redact)
+    if baseline.revision is not None and baseline.revision == redact(
+        options.revision or ""
+    ):
+        raise UsageError(
+            f"--baseline {request.baseline}: that run analysed the revision "
+            "analysed now; give the worklog of an earlier revision"
+        )
+    return baseline
+
+
 def read_baseline(
     request: RunRequest,
     result: RunResult,
     env: Mapping[str, str],
+    prepared: Baseline | None = None,
     progress: Callable[[int, int], None] | None = None,
     admin: RunAdmin | None = None,
     logging_client: object | None = None,
@@ -135,15 +172,15 @@ def read_baseline(
 
     The revision before is read from the same source over its own
     window: for Cloud Logging, the window that ends when the analysed
-    revision started. A baseline that has no data is returned as missing,
+    revision started. A baseline that has no data, was read only in part,
+    or is of the same revision or another service, is returned as missing,
     for the rules' policy to judge.
 
     Raises:
-        UsageError: the baseline file is not a worklog.
         LogReadError: Cloud Run cannot list the service's revisions.
     """
-    if request.baseline is not None:
-        return Baseline.from_worklog(Path(request.baseline))
+    if prepared is not None:
+        return _fitting(prepared, result)
     wanted = request.baseline_revision
     if wanted is None:
         return None
@@ -164,36 +201,73 @@ def read_baseline(
         if found is None:
             return Baseline.absent(
                 f"the revision before {analysed}",
-                f"no revision of the service is older than {analysed}",
+                "no revision seen is older than the one analysed",
             )
         wanted = found
     name = f"revision {wanted}"
-    until = request.until
-    if cloud and result.options.not_before is not None:
-        # What the revision before logged while it served alone.
-        until = format_time(result.options.not_before)
-    again = replace(
-        request, revision=wanted, until=until, baseline_revision=None
-    )
-    options, source = plan_run(again, env, progress, admin, logging_client)
+    again = replace(request, revision=wanted, baseline_revision=None)
+    if cloud:
+        if result.options.not_before is not None:
+            # What the revision before logged while it served alone.
+            again = replace(
+                again, until=format_time(result.options.not_before)
+            )
+        options, source = _cloud_plan(
+            again, env, progress, admin, logging_client
+        )
+    else:
+        options, source = _file_plan(again)
     try:
         run = run_gate(options, result.rules, source)
     except LogReadError as fault:
-        return Baseline.absent(name, str(fault))
+        return Baseline.absent(name, f"it could not be read: {fault}")
+    if run.partial is not None:
+        return Baseline.absent(
+            name, f"it was read only in part: {run.partial}"
+        )
     if run.counts.events == 0:
-        return Baseline.absent(name, f"{wanted} logged nothing in its window")
-    hours = span_hours(run.source.window_start, run.source.window_end)
-    return Baseline.of_clusters(name, run.clusters, hours)
+        return Baseline.absent(name, "it logged nothing in its window")
+    return replace(
+        Baseline.of_clusters(
+            name, run.clusters, run.source.active_hours, run.counts.events
+        ),
+        revision=wanted,
+    )
+
+
+def _fitting(baseline: Baseline, result: RunResult) -> Baseline:
+    if baseline.missing is not None:
+        return baseline
+    source = result.source
+    analysed = result.options.revision or (
+        next(iter(source.revisions)) if len(source.revisions) == 1 else None
+    )
+    if baseline.revision is not None and baseline.revision == analysed:
+        return Baseline.absent(
+            baseline.name, "that run analysed the same revision as this one"
+        )
+    service = result.options.service or (
+        next(iter(source.services)) if len(source.services) == 1 else None
+    )
+    if (
+        baseline.service is not None
+        and service is not None
+        and baseline.service != service
+    ):
+        return Baseline.absent(
+            baseline.name, "that run analysed another service"
+        )
+    return baseline
 
 
 def _previous_in_file(result: RunResult) -> str | None:
     starts = result.source.revision_starts
-    analysed = result.options.revision
-    began = starts.get(analysed or "")
+    began = starts.get(result.options.revision or "")
+    if began is None:
+        # Entries without timestamps tell no order.
+        return None
     older = sorted(
-        (moment, name)
-        for name, moment in starts.items()
-        if name != analysed and (began is None or moment < began)
+        (moment, name) for name, moment in starts.items() if moment < began
     )
     return older[-1][1] if older else None
 

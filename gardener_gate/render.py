@@ -160,7 +160,7 @@ def _header(data: dict[str, Any]) -> str:
             f"{entries['analysed']} analysed, {entries['events']} events",
         ],
         ["Rules", data["rules"]["summary"]],
-        *_baseline_rows(data.get("baseline")),
+        *_baseline_rows(_baseline(data)),
         [
             "Threshold",
             f"{data['threshold']} (new, expired or regressed clusters at or "
@@ -226,34 +226,57 @@ def _header(data: dict[str, Any]) -> str:
             "could not check this revision.",
             "",
         ]
-    baseline = data.get("baseline")
-    if baseline and baseline["missing"]:
+    baseline = _baseline(data)
+    if baseline and baseline.get("missing"):
         lines += [
             "> [!WARNING]",
-            f"> **No baseline: {baseline['missing']}.** No cluster could be "
+            f"> **No baseline:** {code(str(baseline.get('name')))}: "
+            f"{code(str(baseline['missing']))}. No cluster could be "
             "compared with the revision before.",
+            "",
+        ]
+    elif baseline and baseline.get("cut_short"):
+        lines += [
+            "> [!NOTE]",
+            "> **Baseline comparison cut short:** too many clusters on "
+            "both sides to weigh every rewording; some clusters may show "
+            "as unknown although the baseline had them reworded.",
             "",
         ]
     lines.append(table(["", ""], rows))
     return "\n".join(lines)
 
 
+def _baseline(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The worklog's baseline, when it has one of the expected shape."""
+    baseline = data.get("baseline")
+    if not isinstance(baseline, dict) or "name" not in baseline:
+        return None
+    return baseline
+
+
+def _compared(data: dict[str, Any]) -> bool:
+    baseline = _baseline(data)
+    return baseline is not None and not baseline.get("missing")
+
+
 def _baseline_rows(baseline: dict[str, Any] | None) -> list[list[str]]:
     if not baseline:
         return []
-    if baseline["missing"]:
-        return [["Baseline", f"{baseline['name']}: missing"]]
+    name = code(str(baseline["name"]), True)
+    if baseline.get("missing"):
+        return [["Baseline", f"{name}: missing"]]
     standings = ", ".join(
-        f"{n} {s.replace('_', ' ')}"
-        for s, n in baseline["by_standing"].items()
+        f"{n} {str(s).replace('_', ' ')}"
+        for s, n in dict(baseline.get("by_standing") or {}).items()
     )
     return [
         [
             "Baseline",
-            f"{code(baseline['name'], True)}: "
-            f"{_plural(baseline['clusters'], 'cluster')}, "
-            f"{_plural(baseline['events'], 'event')} over "
-            f"{baseline['hours']:g} h ({standings or 'nothing to compare'})",
+            f"{name}: {_plural(baseline.get('clusters', 0), 'cluster')}, "
+            f"{_plural(baseline.get('events', 0), 'event')} over "
+            f"{baseline.get('hours', 0):g} h "
+            f"({standings or 'nothing to compare'})",
         ]
     ]
 
@@ -277,7 +300,7 @@ def _executive_summary(data: dict[str, Any]) -> str:
         return "## Executive summary\n\nNo issue clusters were found."
     statuses = Counter(c["status"] for c in clusters)
     listed = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-    compared = bool(data.get("baseline")) and not data["baseline"]["missing"]
+    compared = _compared(data)
     rows = [
         [
             str(index),
@@ -332,23 +355,21 @@ def _standing(cluster: dict[str, Any]) -> str:
 
 
 def _baseline_line(cluster: dict[str, Any], data: dict[str, Any]) -> str:
-    baseline = data["baseline"]
-    standing = cluster["baseline"]
-    if standing == "unknown":
-        return (
-            f"- **Baseline:** **unknown**: {code(baseline['name'])} did not "
-            "log it"
-        )
-    match = cluster["baseline_match"]
+    baseline = _baseline(data) or {}
+    name = code(str(baseline.get("name", "the baseline")))
+    standing = str(cluster["baseline"])
+    match = cluster.get("baseline_match")
+    if standing == "unknown" or not isinstance(match, dict):
+        return f"- **Baseline:** **{standing}**: {name} did not log it"
+    here = (data["source"].get("observed") or {}).get("hours", 0)
     text = (
         f"- **Baseline:** **{standing.replace('_', ' ')}**: "
-        f"{_plural(cluster['baseline_count'], 'event')} in "
-        f"{code(baseline['name'])} over {baseline['hours']:g} h against "
-        f"{cluster['count']} here over {data['source']['window']['hours']:g}"
-        f" h (rate ×{match['rate_factor']:g})"
+        f"{_plural(cluster.get('baseline_count', 0), 'event')} in {name} "
+        f"over {baseline.get('hours', 0):g} h against {cluster['count']} "
+        f"here over {here:g} h (rate ×{match.get('rate_factor') or 0:g})"
     )
-    if match["changed"]:
-        text += f"; changed from {code(_short(match['title']))}"
+    if match.get("changed"):
+        text += f"; changed from {code(_short(str(match.get('title'))))}"
     return text
 
 
@@ -581,8 +602,8 @@ def _advice(cluster: dict[str, Any]) -> str:
     advice = _status_advice(cluster)
     standing = cluster.get("baseline")
     if standing == "unexpected_frequency":
-        factor = cluster["baseline_match"]["rate_factor"]
-        return f"its rate rose ×{factor:g} over the baseline; {advice}"
+        factor = (cluster.get("baseline_match") or {}).get("rate_factor")
+        return f"its rate rose ×{factor or 0:g} over the baseline; {advice}"
     if standing == "known" and cluster["status"] == "new":
         return f"the baseline logged it at a like rate; {advice}"
     return advice

@@ -60,6 +60,11 @@ def _describe_source(result: RunResult) -> dict[str, Any]:
                 span_hours(source.window_start, source.window_end), 2
             ),
         },
+        "observed": {
+            "first": _time(source.seen_start),
+            "last": _time(source.seen_end),
+            "hours": round(source.active_hours, 2),
+        },
         "instances": source.instances,
     }
 
@@ -114,7 +119,9 @@ def _cluster_json(
         item["baseline_match"] = {
             "id": compared.counterpart.id,
             "title": compared.counterpart.title,
-            "rate_factor": compared.factor,
+            "rate_factor": (
+                None if compared.factor is None else round(compared.factor, 2)
+            ),
             "changed": compared.changed,
         }
     concentration = _concentration(cluster, instances)
@@ -145,13 +152,12 @@ def _concentration(cluster: Cluster, instances: int) -> dict[str, Any] | None:
     One bad instance (a full disk, a stuck connection) is not a code
     regression; every event must carry the instance for this to say so.
     """
-    seen = cluster.breakdown.get("instances", ())
-    if instances < 2 or cluster.count < 2 or len(seen) != 1:
+    if instances < 2 or cluster.count < 2 or cluster.sole_instance is None:
         return None
-    instance, count = seen[0]
-    if count != cluster.count:
-        return None
-    return {"instance": instance, "instances_in_run": instances}
+    return {
+        "instance": cluster.sole_instance[-12:],
+        "instances_in_run": instances,
+    }
 
 
 def _baseline_json(result: RunResult) -> dict[str, Any] | None:
@@ -169,8 +175,9 @@ def _baseline_json(result: RunResult) -> dict[str, Any] | None:
         "clustering": baseline.algorithm,
         "hours": round(baseline.hours, 2),
         "clusters": len(baseline.clusters),
-        "events": sum(c.count for c in baseline.clusters),
+        "events": baseline.events,
         "by_standing": dict(sorted(standings.items())),
+        "cut_short": result.decision.baseline_cut_short,
     }
 
 
@@ -292,6 +299,8 @@ def read_worklog(path: Path) -> dict[str, Any]:
         path = path / "worklog.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise LogReadError(f"{path}: not a gardener-gate worklog") from None
     except (OSError, ValueError) as exc:
         raise LogReadError(
             f"{path}: no readable worklog ({exc}); run `gardener-gate run` "

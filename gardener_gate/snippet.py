@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from gardener_gate.redact import Redactor
 from gardener_gate.rules.model import PLACEHOLDER_REASON
 from gardener_gate.verdict import Finding, Status
 
@@ -114,17 +115,37 @@ def _past_rate(finding: Finding) -> bool:
     return limit is not None and rise is not None and rise >= limit
 
 
-def suggest(worklog: dict[str, Any]) -> tuple[str, int]:
+def suggest(worklog: dict[str, Any]) -> tuple[str, int, int]:
     """A rules file accepting every ``new`` cluster of a worklog.json.
 
-    Returns the file's text and how many clusters it accepts.
+    Each snippet is read back and written anew, redacted, so that a
+    worklog edited by hand cannot smuggle other YAML into the file.
+    Returns the file's text, how many clusters it accepts, and how many
+    snippets were not one signature and were left out.
     """
-    snippets = [
-        str(cluster["accept_snippet"])
-        for cluster in worklog["clusters"]
-        if cluster.get("status") == "new" and cluster.get("accept_snippet")
-    ]
-    return accept_all(snippets), len(snippets)
+    redactor = Redactor()
+    items = []
+    left_out = 0
+    for cluster in worklog["clusters"]:
+        if not isinstance(cluster, dict) or cluster.get("status") != "new":
+            continue
+        snippet = cluster.get("accept_snippet")
+        try:
+            loaded = (
+                yaml.safe_load(snippet) if isinstance(snippet, str) else None
+            )
+        except yaml.YAMLError:
+            loaded = None
+        if (
+            isinstance(loaded, list)
+            and len(loaded) == 1
+            and isinstance(loaded[0], dict)
+        ):
+            items.append(redactor.value(loaded[0]))
+        elif snippet is not None:
+            left_out += 1
+    text = _dump({"version": 1, "signatures": items}) if items else ""
+    return text, len(items), left_out
 
 
 # libyaml's emitter when PyYAML was built with it: the pure-Python one

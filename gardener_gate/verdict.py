@@ -12,12 +12,12 @@ __all__ = [
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from gardener_gate.baseline import Comparison, Standing
+from gardener_gate.baseline import Compared, Comparison, Standing
 from gardener_gate.cluster import Cluster
 from gardener_gate.rules import RuleSet, Signature, format_priority
 
@@ -85,6 +85,7 @@ class Decision:
     findings: tuple[Finding, ...]
     stale: tuple[Signature, ...]
     reason: str
+    baseline_cut_short: bool = False
 
     @property
     def failing(self) -> tuple[Finding, ...]:
@@ -99,7 +100,7 @@ def decide(
     threshold: int,
     no_data: bool,
     *,
-    baseline: Mapping[str, Comparison] | None = None,
+    baseline: Compared | None = None,
     no_baseline: str | None = None,
     links: IssueLinks | None = None,
 ) -> Decision:
@@ -110,7 +111,7 @@ def decide(
     ``links`` are the repository's issues that speak for clusters; one
     closed as fixed turns a cluster that is back into ``regressed``.
     """
-    compared = baseline or {}
+    compared = baseline.by_cluster if baseline is not None else {}
     findings = [
         _link(
             _assess(
@@ -136,10 +137,14 @@ def decide(
         verdict = {"warn": Verdict.WARN, "fail": Verdict.FAIL}.get(
             policy, Verdict.PASS
         )
-        reason += f"; no baseline to compare with ({no_baseline}; "
-        reason += f"no_baseline: {policy})"
+        # Why there is none names revisions and files: the worklog shows
+        # it inert, the reason line stays ours.
+        reason += f"; no baseline to compare with (no_baseline: {policy})"
     logger.info("verdict=%s reason=%s", verdict.value, reason)
-    return Decision(verdict, threshold, tuple(findings), stale, reason)
+    cut_short = baseline is not None and baseline.cut_short
+    return Decision(
+        verdict, threshold, tuple(findings), stale, reason, cut_short
+    )
 
 
 def _assess(

@@ -6,7 +6,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,31 @@ DATA = Path(__file__).parent / "data"
 CASES = DATA / "cases"
 # A fixed "now" keeps acceptance expiry and generated dates reproducible.
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+REVISION_START = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def revision_entry(
+    message: str,
+    revision: str,
+    minute: float,
+    severity: str = "ERROR",
+    instance: str = "instance-a",
+    service: str = "svc",
+) -> dict[str, Any]:
+    """A Cloud Run entry of ``revision``, ``minute`` minutes into June."""
+    moment = REVISION_START + timedelta(minutes=minute)
+    return {
+        "logName": "projects/p/logs/app",
+        "insertId": f"{revision}-{minute}-{message}",
+        "timestamp": moment.isoformat().replace("+00:00", "Z"),
+        "severity": severity,
+        "resource": {
+            "type": "cloud_run_revision",
+            "labels": {"service_name": service, "revision_name": revision},
+        },
+        "labels": {"instanceId": instance},
+        "jsonPayload": {"message": message},
+    }
 
 
 @dataclass

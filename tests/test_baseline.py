@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import revision_entry
 from fakes.google import LoggingFake, RunFake
 
 from gardener_gate.baseline import (
@@ -20,7 +20,6 @@ from gardener_gate.baseline import (
 from gardener_gate.cluster import Clusterer
 from gardener_gate.entry import normalize
 
-START = datetime(2025, 6, 1, tzinfo=UTC)
 OLD, NEW = "shop-00001-abc", "shop-00002-def"
 
 
@@ -31,19 +30,9 @@ def _entry(
     severity: str = "ERROR",
     instance: str = "instance-a",
 ) -> dict[str, Any]:
-    moment = START + timedelta(minutes=minute)
-    return {
-        "logName": "projects/p/logs/app",
-        "insertId": f"{revision}-{minute}-{abs(hash(message)) % 10**6}",
-        "timestamp": moment.isoformat().replace("+00:00", "Z"),
-        "severity": severity,
-        "resource": {
-            "type": "cloud_run_revision",
-            "labels": {"service_name": "shop", "revision_name": revision},
-        },
-        "labels": {"instanceId": instance},
-        "jsonPayload": {"message": message},
-    }
+    return revision_entry(
+        message, revision, minute, severity, instance, "shop"
+    )
 
 
 def _logs(tmp_path: Path, entries: list[dict[str, Any]]) -> str:
@@ -148,7 +137,7 @@ def test_unrelated_templates_of_one_kind_do_not_pair():
 
     compared = compare([hit], baseline, 10.0, 3.0)
 
-    assert compared[hit.id].standing is Standing.UNKNOWN
+    assert compared.by_cluster[hit.id].standing is Standing.UNKNOWN
 
 
 # -- no baseline --------------------------------------------------------------
@@ -211,7 +200,7 @@ def test_no_revision_before_the_first_is_a_missing_baseline(gate, tmp_path):
     assert result.code == 0
     assert result.worklog["verdict"] == "warn"
     assert result.worklog["baseline"]["missing"] == (
-        f"no revision of the service is older than {NEW}"
+        "no revision seen is older than the one analysed"
     )
 
 
@@ -244,7 +233,7 @@ def test_a_baseline_worklog_without_events_is_missing(gate, tmp_path):
     )
 
     assert result.worklog["verdict"] == "warn"
-    assert "holds no events" in result.worklog["baseline"]["missing"]
+    assert result.worklog["baseline"]["missing"] == "that run had no events"
 
 
 # -- usage errors -------------------------------------------------------------
@@ -253,7 +242,10 @@ def test_a_baseline_worklog_without_events_is_missing(gate, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--baseline-revision", "auto"], "name that one with --revision"),
+        (
+            ["--baseline-revision", "auto"],
+            "name the one analysed with --revision",
+        ),
         (
             ["--revision", NEW, "--baseline-revision", NEW],
             "is the revision analysed",

@@ -13,6 +13,7 @@ __all__ = [
 
 import json
 import logging
+import math
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -114,7 +115,15 @@ class _Document:
         if node.tag == "tag:yaml.org,2002:timestamp":
             # An unquoted date is fine under ``expires``; keep its text.
             return node.value
-        return loader.construct_object(node)
+        value = loader.construct_object(node)
+        if isinstance(value, float) and not math.isfinite(value):
+            # .nan passes every bound a schema can set; no rule needs it.
+            self._problem(
+                node.start_mark.line + 1,
+                _dotted(path),
+                "not a finite number",
+            )
+        return value
 
 
 def _one_line(value: object) -> str:

@@ -169,7 +169,7 @@ class Acceptance:
             and rise >= self.until_rate_factor
         ):
             return (
-                f"its rate rose ×{rise:g} over the baseline, past "
+                f"its rate rose ×{rise:.2f} over the baseline, past "
                 f"until_rate_factor {self.until_rate_factor:g}"
             )
         return None
