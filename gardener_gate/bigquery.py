@@ -125,6 +125,7 @@ _PAYLOAD_KEYS = (
     "httpRequest",
 )
 _SEPARATOR = "'\\x1f'"
+_REQUEST = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ")
 
 
 def parse_table(text: str) -> str:
@@ -302,7 +303,13 @@ def build_sql(table: str) -> str:
     server's clock.
     """
     sample = ", ".join(f"{value} AS {name}" for name, value in _SAMPLE_FIELDS)
-    latency = "http_request.latency.seconds + http_request.latency.nanos / 1e9"
+    # Read from its decimal text, as the gate reads "1.852540s", so that
+    # both give the same float.
+    latency = (
+        "CAST(CONCAT(CAST(http_request.latency.seconds AS STRING), '.', "
+        "LPAD(CAST(IFNULL(http_request.latency.nanos, 0) AS STRING), 9, "
+        "'0')) AS FLOAT64)"
+    )
     return f"""
 WITH selected AS (
   SELECT
@@ -464,11 +471,11 @@ def _entry(sample: Mapping[str, Any]) -> dict[str, Any]:
             "status": sample["status"],
             "userAgent": sample["user_agent"],
         }
-        if sample["latency_seconds"] is not None:
-            request["latency"] = {
-                "seconds": sample["latency_seconds"],
-                "nanos": sample["latency_nanos"] or 0,
-            }
+        seconds = sample["latency_seconds"]
+        if seconds is not None:
+            # Cloud Logging writes a Duration as decimal seconds.
+            nanos = sample["latency_nanos"] or 0
+            request["latency"] = f"{seconds}.{nanos:09d}s"
         entry["httpRequest"] = {
             k: v for k, v in request.items() if v is not None
         }
@@ -531,10 +538,16 @@ class BigQuerySource:
                 than ``--max-bytes-billed``.
         """
         try:
+            retry, job_retry = self._retries()
             job = self._client.query(
-                self.sql, job_config=self._config(), retry=self._retry()
+                self.sql,
+                job_config=self._config(),
+                retry=retry,
+                job_retry=job_retry,
             )
-            rows = job.result(page_size=PAGE_SIZE, retry=self._retry())
+            rows = job.result(
+                page_size=PAGE_SIZE, retry=retry, job_retry=job_retry
+            )
             reported = False
             for row in rows:
                 self.rows += 1
@@ -547,13 +560,19 @@ class BigQuerySource:
                     reported = True
                 yield read
         except api.RetryError as fault:
-            cause = fault.cause
-            if isinstance(cause, api.GoogleAPICallError):
-                raise LogReadError(self._explain(cause)) from None
+            # The job retry wraps the call retry: the cause is inside both.
+            cause: BaseException | None = fault
+            while isinstance(cause, api.RetryError):
+                cause = cause.cause
+            last = (
+                self._explain(cause)
+                if isinstance(cause, api.GoogleAPICallError)
+                else "no answer"
+            )
             raise LogReadError(
-                "BigQuery did not answer within the retry budget "
-                f"({self.query.retry_budget:.0f} s); try again later or "
-                "raise --retry-budget"
+                f"{last}, still after the retry budget of "
+                f"{self.query.retry_budget:.0f} s; try again later or raise "
+                "--retry-budget"
             ) from None
         except api.GoogleAPICallError as fault:
             raise LogReadError(self._explain(fault)) from None
@@ -595,16 +614,27 @@ class BigQuerySource:
             use_legacy_sql=False,
         )
 
-    def _retry(self) -> api_retry.Retry:
-        from google.cloud import bigquery
+    def _retries(self) -> tuple[api_retry.Retry, api_retry.Retry]:
+        # The client retries calls (5xx, rate limits) and failed jobs on
+        # its own, for up to ten minutes; the gate's budget bounds both.
+        from google.cloud.bigquery import retry
 
-        retry: api_retry.Retry = bigquery.DEFAULT_RETRY
-        return retry.with_timeout(self.query.retry_budget)
+        budget = self.query.retry_budget
+        calls: api_retry.Retry = retry.DEFAULT_RETRY
+        jobs: api_retry.Retry = retry.DEFAULT_JOB_RETRY
+        return calls.with_timeout(budget), jobs.with_timeout(budget)
 
     def _explain(self, fault: api.GoogleAPICallError) -> str:
         code = fault.code
-        reasons = {e.get("reason") for e in fault.errors or []}
-        message = _first_line(getattr(fault, "message", "") or str(fault))
+        errors = [e for e in fault.errors or [] if isinstance(e, dict)]
+        reasons = {e.get("reason") for e in errors}
+        message = str(
+            errors[0].get("message")
+            if errors and errors[0].get("message")
+            else fault.message
+        )
+        # The client puts the request ("POST https://...: ") in front.
+        message = _first_line(_REQUEST.sub("", message))
         if "bytesBilledLimitExceeded" in reasons:
             return (
                 "the BigQuery query would bill more bytes than "

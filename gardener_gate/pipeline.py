@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "Counts",
     "LogSource",
+    "MeteredSource",
     "RunOptions",
     "RunResult",
     "SourceInfo",
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
 from gardener_gate.entry import LogEntry, normalize
@@ -92,6 +93,8 @@ class SourceInfo:
     window_start: datetime | None = None
     window_end: datetime | None = None
     window_given: bool = False
+    bytes_processed: int | None = None
+    bytes_billed: int | None = None
 
     def widen(self, moment: datetime | None) -> None:
         """Stretch the observed window to include ``moment``."""
@@ -132,6 +135,14 @@ class LogSource(Protocol):
         entries are never stitched, and pass the window and revision
         checks of the source's own query.
         """
+
+
+@runtime_checkable
+class MeteredSource(Protocol):
+    """A source that pays by the byte and says, once read, how many."""
+
+    bytes_processed: int | None
+    bytes_billed: int | None
 
 
 def run_gate(
@@ -176,6 +187,9 @@ def run_gate(
         source.widen(group.last_seen)
         clusterer.add_group([redactor.entry(s) for s in samples], group)
     observer.finish()
+    if isinstance(logs, MeteredSource):
+        source.bytes_processed = logs.bytes_processed
+        source.bytes_billed = logs.bytes_billed
     if options.revision and counts.analysed == 0 and counts.read:
         seen = ", ".join(sorted(source.revisions)) or "none"
         raise LogReadError(

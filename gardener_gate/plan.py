@@ -12,6 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from gardener_gate.bigquery import (
+    BigQueryQuery,
+    BigQuerySource,
+    make_bigquery_client,
+    parse_table,
+)
 from gardener_gate.clock import parse_until, parse_window
 from gardener_gate.cloud import (
     CloudLoggingSource,
@@ -26,6 +32,7 @@ from gardener_gate.source import FileSource
 
 DEFAULT_CLOUD_WINDOW = "3d"
 DEFAULT_RETRY_BUDGET = 120.0
+SOURCES = ("logging", "bigquery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,9 @@ class RunRequest:
     retry_budget: float | None = None
     threshold: int | None = None
     dry_run: bool = False
+    source: str = "logging"
+    table: str | None = None
+    max_bytes_billed: int | None = None
 
 
 def plan_run(
@@ -67,11 +77,16 @@ def plan_run(
             "--revision: give a revision name, such as orders-api-00042-kot"
         )
     cloud = (request.project, request.service, request.region)
+    _check_bigquery_options(request)
     if request.logs is not None:
         if request.revision == "auto":
             raise UsageError(
                 "--revision auto asks Cloud Run which revision serves; with "
                 "--logs, name the revision"
+            )
+        if request.source == "bigquery":
+            raise UsageError(
+                "--logs reads a file; --source bigquery reads Log Analytics"
             )
         if any(cloud) or request.user_filter or request.max_entries:
             raise UsageError(
@@ -98,6 +113,29 @@ def _file_plan(request: RunRequest) -> tuple[RunOptions, LogSource]:
         now=request.now,
     )
     return options, FileSource(request.logs, request.fmt)
+
+
+def _check_bigquery_options(request: RunRequest) -> None:
+    if request.source == "bigquery":
+        if not request.table:
+            raise UsageError(
+                "--source bigquery needs --table, such as "
+                "my-project.my_logs._AllLogs"
+            )
+        if request.user_filter or request.max_entries:
+            raise UsageError(
+                "--filter and --max-entries are for Cloud Logging; the "
+                "BigQuery query reads the whole window of the revision"
+            )
+        if request.max_bytes_billed is not None and (
+            request.max_bytes_billed < 1
+        ):
+            raise UsageError("--max-bytes-billed: give a positive number")
+        parse_table(request.table)
+    elif request.table or request.max_bytes_billed is not None:
+        raise UsageError(
+            "--table and --max-bytes-billed are for --source bigquery"
+        )
 
 
 def _cloud_plan(
@@ -135,6 +173,10 @@ def _cloud_plan(
         region=region,
     )
     start, _ = window_bounds(options)
+    if request.source == "bigquery":
+        return options, _bigquery_source(
+            request, env, options, start or until - window
+        )
     endpoint = request.logging_endpoint or env.get(
         "GARDENER_GATE_LOGGING_ENDPOINT"
     )
@@ -151,6 +193,29 @@ def _cloud_plan(
     )
     retry = RetryPolicy(budget=_retry_budget(request, env))
     return options, CloudLoggingSource(client, query, retry, progress)
+
+
+def _bigquery_source(
+    request: RunRequest,
+    env: Mapping[str, str],
+    options: RunOptions,
+    start: datetime,
+) -> BigQuerySource:
+    assert request.table is not None and options.until is not None
+    project = str(request.project)
+    query = BigQueryQuery(
+        project=project,
+        table=parse_table(request.table),
+        service=str(request.service),
+        region=str(request.region),
+        revision=str(options.revision),
+        start=start,
+        end=options.until,
+        max_bytes_billed=request.max_bytes_billed,
+        retry_budget=_retry_budget(request, env),
+    )
+    endpoint = env.get("GARDENER_GATE_BIGQUERY_ENDPOINT")
+    return BigQuerySource(make_bigquery_client(project, endpoint), query)
 
 
 def _retry_budget(request: RunRequest, env: Mapping[str, str]) -> float:
