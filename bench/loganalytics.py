@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,6 +21,10 @@ from typing import Any
 import duckdb
 import sqlglot
 from sqlglot import exp
+
+from gardener_gate.bigquery import read_row
+from gardener_gate.group import EntryGroup
+from gardener_gate.source import Record
 
 TABLE = "all_logs"
 _COLUMNS = {
@@ -154,3 +158,19 @@ def run_query(
     cursor = connection.execute(to_duckdb(sql, parameters))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class RowSource:
+    """A log source over query rows, read as the BigQuery source reads them."""
+
+    kind = "bigquery"
+    partial = None
+
+    def __init__(self, name: str, rows: list[dict[str, Any]]) -> None:
+        self.name = name
+        self._rows = rows
+
+    def records(self) -> Iterator[Record | EntryGroup]:
+        """Each row as a group, or as a single line of a split trace."""
+        for row in self._rows:
+            yield read_row(row)

@@ -16,7 +16,6 @@ from gardener_gate.bigquery import (
     BigQueryQuery,
     BigQuerySource,
     make_bigquery_client,
-    parse_table,
 )
 from gardener_gate.clock import parse_until, parse_window
 from gardener_gate.cloud import (
@@ -29,6 +28,7 @@ from gardener_gate.errors import UsageError
 from gardener_gate.pipeline import LogSource, RunOptions, window_bounds
 from gardener_gate.revision import RunAdmin, make_run_admin
 from gardener_gate.source import FileSource
+from gardener_gate.sql import parse_table
 
 DEFAULT_CLOUD_WINDOW = "3d"
 DEFAULT_RETRY_BUDGET = 120.0

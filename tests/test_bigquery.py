@@ -11,12 +11,12 @@ from conftest import CASES
 from fakes.bigquery import BigQueryFake, bigquery_error
 from fakes.google import RunFake, error_response
 
-from bench.loganalytics import load, run_query
-from gardener_gate.bigquery import build_sql, read_row
+from bench.loganalytics import RowSource, load, run_query
 from gardener_gate.pipeline import RunOptions, run_gate
 from gardener_gate.report import render_json
 from gardener_gate.rules import load_rules
 from gardener_gate.source import FileSource
+from gardener_gate.sql import build_sql
 
 STAGING_PATH = CASES / "staging-3day" / "input.json"
 STAGING = json.loads(STAGING_PATH.read_text())
@@ -67,21 +67,6 @@ def _grouped(entries: list[dict[str, Any]], revision: str):
         connection.close()
 
 
-class _Rows:
-    """A log source over query rows, as the BigQuery source reads them."""
-
-    kind = "bigquery"
-    name = TABLE
-    partial = None
-
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self._rows = rows
-
-    def records(self):
-        for row in self._rows:
-            yield read_row(row)
-
-
 def _worklog(source: Any, revision: str) -> dict[str, Any]:
     options = RunOptions(
         revision=revision, window=WINDOW, until=UNTIL, now=UNTIL
@@ -106,7 +91,7 @@ def staging_rows() -> dict[str, list[dict[str, Any]]]:
 def test_the_groups_give_the_file_sources_clusters(staging_rows, revision):
     from_file = _worklog(FileSource(str(STAGING_PATH), "auto"), revision)
 
-    grouped = _worklog(_Rows(staging_rows[revision]), revision)
+    grouped = _worklog(RowSource(TABLE, staging_rows[revision]), revision)
 
     assert grouped["clusters"] == from_file["clusters"]
     assert grouped["traffic"] == from_file["traffic"]
@@ -126,9 +111,9 @@ def test_together_the_revisions_hold_the_staging_examples_issues(
 ):
     counts: dict[tuple[str, str, str], int] = {}
     for revision in (NEW_REVISION, OLD_REVISION):
-        for cluster in _worklog(_Rows(staging_rows[revision]), revision)[
-            "clusters"
-        ]:
+        for cluster in _worklog(
+            RowSource(TABLE, staging_rows[revision]), revision
+        )["clusters"]:
             key = (cluster["priority"], cluster["kind"], cluster["title"])
             counts[key] = counts.get(key, 0) + cluster["count"]
 
@@ -174,7 +159,9 @@ def test_only_groups_travel_and_split_trace_lines_come_one_by_one(
 
 
 def test_the_split_traceback_is_stitched_as_from_a_file(staging_rows):
-    grouped = _worklog(_Rows(staging_rows[NEW_REVISION]), NEW_REVISION)
+    grouped = _worklog(
+        RowSource(TABLE, staging_rows[NEW_REVISION]), NEW_REVISION
+    )
 
     key_error = [
         c for c in grouped["clusters"] if c["title"].startswith("KeyError")
@@ -210,6 +197,12 @@ def _entry(number: int, message: str, **fields: Any) -> dict[str, Any]:
     [
         ("Order 17 shipped", "Order 4711 shipped", True),
         ("took 5 ms (retry 2)", "took 1200 ms (retry 3)", True),
+        ("paid in 5ms, 2.5MB", "paid in 1200ms, 700kB", True),
+        (
+            "miss for key user:12:profile",
+            "miss for key user:345:profile",
+            True,
+        ),
         ("user a@example.com signed in", "user b@example.org signed in", True),
         (
             "lock 123e4567-e89b-12d3-a456-426614174000 held",
@@ -225,6 +218,7 @@ def _entry(number: int, message: str, **fields: Any) -> dict[str, Any]:
         ("user1 signed in", "user2 signed in", False),
         ("GET https://h/a/1-2 failed", "GET https://h/a/3-4 failed", False),
         ("build ab12 done", "build cd34 done", False),
+        ("2x faster", "3x faster", False),
         ("version 1.2 live", "version v1.3 live", False),
         (
             "sa a@p.iam.gserviceaccount.com denied",
@@ -242,7 +236,7 @@ def test_a_group_never_joins_what_the_gate_keeps_apart(
 
     rows = _grouped(entries, NEW_REVISION)
     from_file = _worklog(FileSource(str(path), "auto"), NEW_REVISION)
-    grouped = _worklog(_Rows(rows), NEW_REVISION)
+    grouped = _worklog(RowSource(TABLE, rows), NEW_REVISION)
 
     assert (len(rows) == 1) is one_group
     assert grouped["clusters"] == from_file["clusters"]
