@@ -22,7 +22,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from gardener_gate.bigquery import read_row
+from gardener_gate.bigquery import read_rows
 from gardener_gate.group import EntryGroup
 from gardener_gate.source import Record
 
@@ -172,5 +172,4 @@ class RowSource:
 
     def records(self) -> Iterator[Record | EntryGroup]:
         """Each row as a group, or as a single line of a split trace."""
-        for row in self._rows:
-            yield read_row(row)
+        return read_rows(self._rows)

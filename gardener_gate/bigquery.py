@@ -14,14 +14,14 @@ __all__ = [
     "BigQueryQuery",
     "BigQuerySource",
     "make_bigquery_client",
-    "read_row",
+    "read_rows",
 ]
 
 import dataclasses
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,15 +43,32 @@ BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
 PAGE_SIZE = 10_000
 ROLES = (
     "roles/bigquery.jobUser on the project that runs the query and "
-    "roles/bigquery.dataViewer on the dataset (for a Log Analytics linked "
-    "dataset, roles/logging.viewAccessor on the log view also works)"
+    "roles/bigquery.dataViewer on the dataset"
 )
 
 _REQUEST = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ")
 
 
-def read_row(row: Mapping[str, Any]) -> Record | EntryGroup:
-    """One result row: a single entry to stitch, or a group to cluster."""
+def read_rows(
+    rows: Iterable[Mapping[str, Any]],
+) -> Iterator[Record | EntryGroup]:
+    """The query's rows as single entries to stitch and groups to cluster.
+
+    Every row carries the number of copies the query left out; the first
+    group reports it.
+    """
+    reported = False
+    for row in rows:
+        read = _read_row(row)
+        if isinstance(read, EntryGroup) and not reported:
+            read = dataclasses.replace(
+                read, duplicates=int(row["duplicates"] or 0)
+            )
+            reported = True
+        yield read
+
+
+def _read_row(row: Mapping[str, Any]) -> Record | EntryGroup:
     samples = tuple(_entry(sample) for sample in row["samples"])
     if row["fragment"]:
         return Record(0, samples[0], "a Log Analytics row")
@@ -189,17 +206,7 @@ class BigQuerySource:
             rows = job.result(
                 page_size=PAGE_SIZE, retry=retry, job_retry=job_retry
             )
-            reported = False
-            for row in rows:
-                self.rows += 1
-                read = read_row(dict(row.items()))
-                if isinstance(read, EntryGroup) and not reported:
-                    # Every row carries the total; one group reports it.
-                    read = dataclasses.replace(
-                        read, duplicates=int(row["duplicates"] or 0)
-                    )
-                    reported = True
-                yield read
+            yield from read_rows(self._count(rows))
         except api.RetryError as fault:
             # The job retry wraps the call retry: the cause is inside both.
             cause: BaseException | None = fault
@@ -230,6 +237,11 @@ class BigQuerySource:
             self.bytes_processed,
             self.bytes_billed,
         )
+
+    def _count(self, rows: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            self.rows += 1
+            yield dict(row.items())
 
     def _config(self) -> Any:
         from google.cloud import bigquery

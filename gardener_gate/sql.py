@@ -91,11 +91,18 @@ _MESSAGE_KEYS = (
 # the level a structured logger wrote, the logger, where an error was
 # reported, the version, a request inside the payload.
 _PAYLOAD_KEYS = (
+    # The gate reads a level under any capitalisation; SQL knows these.
     "severity",
+    "Severity",
+    "SEVERITY",
     "level",
+    "Level",
+    "LEVEL",
     "levelname",
+    "levelName",
     "log.level",
     "loglevel",
+    "logLevel",
     "levelno",
     "logger",
     "name",

@@ -464,3 +464,23 @@ def test_a_table_without_bigquery_is_a_usage_error(gate):
 
     assert result.code == 2
     assert "--source bigquery" in result.stderr
+
+
+def test_copies_of_an_entry_are_counted_as_duplicates(tmp_path):
+    entries = [
+        e
+        for e in STAGING
+        if e["resource"]["labels"]["revision_name"] == NEW_REVISION
+    ]
+    entries += [dict(entries[0]), dict(entries[40])]
+    path = tmp_path / "entries.json"
+    path.write_text(json.dumps(entries))
+
+    grouped = _worklog(
+        RowSource(TABLE, _grouped(entries, NEW_REVISION)), NEW_REVISION
+    )
+    from_file = _worklog(FileSource(str(path), "auto"), NEW_REVISION)
+
+    assert grouped["entries"]["duplicates"] == 2
+    assert grouped["entries"] == from_file["entries"]
+    assert grouped["clusters"] == from_file["clusters"]
