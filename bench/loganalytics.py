@@ -64,10 +64,25 @@ def _status(value: object) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
-def view_row(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """One Cloud Logging entry as a row of the ``_AllLogs`` view."""
+_NO_REQUEST = {
+    "request_method": None,
+    "request_url": None,
+    "status": None,
+    "user_agent": None,
+    "latency": None,
+}
+
+
+def view_row(
+    entry: Mapping[str, Any], null_records: bool = False
+) -> dict[str, Any]:
+    """One Cloud Logging entry as a row of the ``_AllLogs`` view.
+
+    ``null_records`` fills the request record of an entry without one
+    with nulls, instead of leaving the record null.
+    """
     request = entry.get("httpRequest")
-    http = None
+    http = dict(_NO_REQUEST) if null_records else None
     if isinstance(request, dict):
         http = {
             "request_method": request.get("requestMethod"),
@@ -102,7 +117,9 @@ def view_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def load(entries: Iterable[Mapping[str, Any]]) -> duckdb.DuckDBPyConnection:
+def load(
+    entries: Iterable[Mapping[str, Any]], null_records: bool = False
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB database in memory holding ``entries`` as the view."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
@@ -110,7 +127,8 @@ def load(entries: Iterable[Mapping[str, Any]]) -> duckdb.DuckDBPyConnection:
         rows = Path(folder) / "rows.ndjson"
         with rows.open("w", encoding="utf-8") as handle:
             for entry in entries:
-                handle.write(json.dumps(view_row(entry)) + "\n")
+                row = view_row(entry, null_records)
+                handle.write(json.dumps(row) + "\n")
         columns = ", ".join(f"{k}: '{v}'" for k, v in _COLUMNS.items())
         connection.execute(
             f"CREATE TABLE {TABLE} AS SELECT * FROM read_json("

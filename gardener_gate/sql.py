@@ -7,7 +7,8 @@ request latencies and the earliest entries in full. Only groups travel.
 
 What SQL masks is a cautious subset of ``masking``, within the same
 bounds: two entries share a group only when the gate would put them in one
-cluster, so that groups can split a cluster but never mix two. One-line
+cluster, so that groups can split a cluster but do not mix two (README.md
+names the one exception, a level under an unusual key). One-line
 text entries next to a line of a stack trace are returned one by one
 instead, so that the gate joins split traces as it does for entries it
 reads itself.
@@ -112,6 +113,12 @@ _PAYLOAD_KEYS = (
     "httpRequest",
 )
 _SEPARATOR = "'\\x1f'"
+# Whether an entry has a request, whether the view leaves the record null
+# or fills it with nulls.
+_HAS_HTTP = (
+    "(http_request.status IS NOT NULL OR http_request.request_url IS NOT "
+    "NULL OR http_request.request_method IS NOT NULL)"
+)
 
 
 def parse_table(text: str) -> str:
@@ -238,7 +245,7 @@ def _group_key() -> str:
         ]
     )
     return (
-        "CASE WHEN fragment THEN CONCAT('~', log_name, "
+        "CASE WHEN fragment THEN CONCAT('~', IFNULL(log_name, ''), "
         f"{_SEPARATOR}, IFNULL(insert_id, ''), {_SEPARATOR}, "
         "CAST(UNIX_MICROS(timestamp) AS STRING)) "
         "WHEN proto_payload IS NOT NULL THEN "
@@ -249,7 +256,7 @@ def _group_key() -> str:
         + _joined(
             [
                 "IFNULL(severity, '')",
-                f"IF(http_request IS NULL, '', {request})",
+                f"IF({_HAS_HTTP}, {request}, '')",
                 payload,
                 source,
                 _mask("emailed"),
@@ -269,7 +276,7 @@ _SAMPLE_FIELDS = (
     ("proto_payload", "TO_JSON_STRING(proto_payload)"),
     ("labels", "TO_JSON_STRING(labels)"),
     ("resource_labels", "TO_JSON_STRING(resource.labels)"),
-    ("has_http", "http_request IS NOT NULL"),
+    ("has_http", _HAS_HTTP),
     ("request_method", "http_request.request_method"),
     ("request_url", "http_request.request_url"),
     ("status", "http_request.status"),
@@ -318,10 +325,11 @@ lines AS (
     *,
     SUM(IF(copy > 1, 1, 0)) OVER () AS duplicates,
     IFNULL(text_payload IS NOT NULL AND json_payload IS NULL
-      AND proto_payload IS NULL AND http_request IS NULL
+      AND proto_payload IS NULL AND NOT {_HAS_HTTP}
       AND STRPOS(TRIM(text_payload), '\\n') = 0, FALSE) AS one_line,
     IFNULL(REGEXP_CONTAINS(text_payload, {_regex(_TRACE_LINE)}), FALSE)
-      AS trace_line
+      AS trace_line,
+    {latency} AS seconds
   FROM selected
 ),
 flagged AS (
@@ -336,7 +344,8 @@ flagged AS (
         LEAD(timestamp) OVER stream, timestamp, MICROSECOND) <= 1000000,
         FALSE)
     ) AS fragment,
-    IF({latency} BETWEEN 0 AND 1e7, {latency}, NULL) AS latency
+    -- As the gate reads latencies: none negative or beyond 10^7 s.
+    IF(seconds BETWEEN 0 AND 1e7, seconds, NULL) AS latency
   FROM lines
   WHERE copy = 1
   WINDOW stream AS (

@@ -58,9 +58,11 @@ def _parameters(revision: str) -> dict[str, object]:
     }
 
 
-def _grouped(entries: list[dict[str, Any]], revision: str):
+def _grouped(
+    entries: list[dict[str, Any]], revision: str, null_records: bool = False
+):
     """The query's rows over ``entries``, computed by DuckDB."""
-    connection = load(entries)
+    connection = load(entries, null_records)
     try:
         return run_query(connection, build_sql(TABLE), _parameters(revision))
     finally:
@@ -484,3 +486,11 @@ def test_copies_of_an_entry_are_counted_as_duplicates(tmp_path):
     assert grouped["entries"]["duplicates"] == 2
     assert grouped["entries"] == from_file["entries"]
     assert grouped["clusters"] == from_file["clusters"]
+
+
+def test_a_request_record_of_nulls_is_no_request(staging_rows):
+    rows = _grouped(STAGING, NEW_REVISION, null_records=True)
+
+    assert _worklog(RowSource(TABLE, rows), NEW_REVISION) == _worklog(
+        RowSource(TABLE, staging_rows[NEW_REVISION]), NEW_REVISION
+    )
