@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from gardener_gate.bigquery import read_rows
 from gardener_gate.group import EntryGroup
-from gardener_gate.source import Record
+from gardener_gate.source import Record, Skip
 
 TABLE = "all_logs"
 _COLUMNS = {
@@ -188,6 +188,6 @@ class RowSource:
         self.name = name
         self._rows = rows
 
-    def records(self) -> Iterator[Record | EntryGroup]:
+    def records(self) -> Iterator[Record | Skip | EntryGroup]:
         """Each row as a group, or as a single line of a split trace."""
         return read_rows(self._rows)

@@ -51,21 +51,39 @@ _REQUEST = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ")
 
 def read_rows(
     rows: Iterable[Mapping[str, Any]],
-) -> Iterator[Record | EntryGroup]:
+) -> Iterator[Record | Skip | EntryGroup]:
     """The query's rows as single entries to stitch and groups to cluster.
 
     Every row carries the number of copies the query left out; the first
-    group reports it.
+    group reports it. A row whose samples cannot be read is skipped with
+    all its entries, never fatal.
     """
     reported = False
-    for row in rows:
-        read = _read_row(row)
+    for number, row in enumerate(rows):
+        read: Record | Skip | EntryGroup
+        try:
+            read = _read_row(row)
+        except (ValueError, TypeError, KeyError) as fault:
+            logger.info("unreadable row %s: %s", number + 1, fault)
+            read = _unreadable(number, row)
         if isinstance(read, EntryGroup) and not reported:
             read = dataclasses.replace(
                 read, duplicates=int(row["duplicates"] or 0)
             )
             reported = True
         yield read
+
+
+def _unreadable(number: int, row: Mapping[str, Any]) -> Skip | EntryGroup:
+    if row["fragment"]:
+        return Skip(number, f"row {number + 1}: unreadable sample entry")
+    # A group without samples is skipped whole by the pipeline.
+    return EntryGroup(
+        count=int(row["entries"]),
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        samples=(),
+    )
 
 
 def _read_row(row: Mapping[str, Any]) -> Record | EntryGroup:

@@ -286,7 +286,9 @@ def _read_group(
     read = [normalize(n, raw) for n, raw in enumerate(group.samples)]
     samples = [entry for entry in read if not isinstance(entry, str)]
     if not samples:
-        reason = next((r for r in read if isinstance(r, str)), "no sample")
+        reason = next(
+            (r for r in read if isinstance(r, str)), "no readable sample"
+        )
         logger.info("skipped group of %s: %s", group.count, reason)
         counts.skip(f"group of {group.count} entries: {reason}", group.count)
         return

@@ -494,3 +494,20 @@ def test_a_request_record_of_nulls_is_no_request(staging_rows):
     assert _worklog(RowSource(TABLE, rows), NEW_REVISION) == _worklog(
         RowSource(TABLE, staging_rows[NEW_REVISION]), NEW_REVISION
     )
+
+
+def test_a_row_that_cannot_be_read_is_skipped_with_its_entries(
+    staging_rows,
+):
+    rows = [dict(row) for row in staging_rows[NEW_REVISION]]
+    broken = max(range(len(rows)), key=lambda n: rows[n]["entries"])
+    sample = dict(rows[broken]["samples"][0], json_payload="{not json")
+    rows[broken] = dict(rows[broken], samples=[sample])
+
+    worklog = _worklog(RowSource(TABLE, rows), NEW_REVISION)
+
+    assert worklog["entries"]["skipped"] == rows[broken]["entries"] == 135
+    assert worklog["entries"]["skip_reasons"] == [
+        "group of 135 entries: no readable sample"
+    ]
+    assert worklog["traffic"]["count"] == 0
