@@ -34,6 +34,7 @@ from gardener_gate.clock import format_time
 from gardener_gate.cloud import credentials_for
 from gardener_gate.errors import LogReadError
 from gardener_gate.group import EntryGroup
+from gardener_gate.redact import Redactor
 from gardener_gate.source import Record, Skip
 from gardener_gate.sql import build_sql
 
@@ -243,8 +244,9 @@ class BigQuerySource:
         except api.GoogleAPICallError as fault:
             raise LogReadError(self._explain(fault)) from None
         except google.auth.exceptions.GoogleAuthError as fault:
+            reason = Redactor().text(_first_line(str(fault)))
             raise LogReadError(
-                f"BigQuery did not accept the credentials ({fault}); check "
+                f"BigQuery did not accept the credentials ({reason}); check "
                 f"Application Default Credentials and the roles: {ROLES}"
             ) from None
         self.bytes_processed = _number(job.total_bytes_processed)
@@ -304,8 +306,9 @@ class BigQuerySource:
             if errors and errors[0].get("message")
             else fault.message
         )
-        # The client puts the request ("POST https://...: ") in front.
-        message = _first_line(_REQUEST.sub("", message))
+        # The client puts the request ("POST https://...: ") in front; the
+        # server may name the caller, an address that must not be printed.
+        message = Redactor().text(_first_line(_REQUEST.sub("", message)))
         if "bytesBilledLimitExceeded" in reasons:
             return (
                 "the BigQuery query would bill more bytes than "

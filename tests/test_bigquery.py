@@ -375,8 +375,9 @@ def test_a_refused_query_names_the_roles_it_needs(gate, bigquery):
             bigquery_error(
                 403,
                 "accessDenied",
-                "Access Denied: Project demo-staging-000000: User does not "
-                "have bigquery.jobs.create permission",
+                "Access Denied: Project demo-staging-000000: User "
+                "dana.ops@example.com does not have bigquery.jobs.create "
+                "permission",
             )
             if kind == "insert"
             else None
@@ -386,6 +387,8 @@ def test_a_refused_query_names_the_roles_it_needs(gate, bigquery):
     line = _one_line_error(gate("run", *BIGQUERY_ARGS))
 
     assert "HTTP 403" in line
+    assert "dana.ops" not in line
+    assert "<EMAIL>" in line
     assert "roles/bigquery.jobUser" in line
     assert "roles/bigquery.dataViewer" in line
 
