@@ -127,6 +127,11 @@ def _check_bigquery_options(request: RunRequest) -> None:
                 "--filter and --max-entries are for Cloud Logging; the "
                 "BigQuery query reads the whole window of the revision"
             )
+        if request.logging_endpoint:
+            raise UsageError(
+                "--logging-endpoint is for Cloud Logging; set "
+                "GARDENER_GATE_BIGQUERY_ENDPOINT for another BigQuery endpoint"
+            )
         if request.max_bytes_billed is not None and (
             request.max_bytes_billed < 1
         ):

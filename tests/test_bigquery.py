@@ -412,6 +412,23 @@ def test_a_rejected_query_is_one_line(gate, bigquery):
     assert "more detail" not in line
 
 
+def test_a_missing_table_is_named(gate, bigquery):
+    bigquery(
+        fault=lambda kind, _: (
+            bigquery_error(
+                404, "notFound", f"Not found: Table {TABLE} was not found"
+            )
+            if kind == "insert"
+            else None
+        )
+    )
+
+    line = _one_line_error(gate("run", *BIGQUERY_ARGS))
+
+    assert f"BigQuery cannot find {TABLE} (HTTP 404" in line
+    assert "check --table" in line
+
+
 def test_a_query_over_the_byte_limit_says_so(gate, bigquery):
     message = "Query exceeded limit for bytes billed: 1000. 10485760 or higher"
     bigquery(
@@ -453,6 +470,10 @@ def test_a_failing_server_ends_the_run_with_one_line(gate, bigquery):
         (("--table", f"{PROJECT}.ds.`x`"), "PROJECT.DATASET.TABLE"),
         (("--filter", "severity>=ERROR", "--table", TABLE), "--filter"),
         (("--table", TABLE, "--max-bytes-billed", "0"), "positive"),
+        (
+            ("--table", TABLE, "--logging-endpoint", "http://127.0.0.1:9"),
+            "GARDENER_GATE_BIGQUERY_ENDPOINT",
+        ),
         ((), "needs --table"),
     ],
 )
