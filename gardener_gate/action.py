@@ -123,6 +123,8 @@ INPUTS: dict[str, str] = {
     "region": "",
     "revision": "auto",
     "window": "3d",
+    "bigquery-table": "",
+    "max-bytes-billed": "",
     "rules": "rules",
     "rules-from": "head",
     "fail-on": "P2",
@@ -163,6 +165,15 @@ def check_inputs(inputs: Mapping[str, str]) -> list[str]:
     if not _WINDOW.match(inputs["window"]):
         problems.append(
             f"window {inputs['window']!r}: use a duration, e.g. 3d"
+        )
+    if inputs["bigquery-table"] and inputs["logs"]:
+        problems.append("give either logs, or bigquery-table, not both")
+    if inputs["max-bytes-billed"] and not (
+        inputs["bigquery-table"] and inputs["max-bytes-billed"].isdigit()
+    ):
+        problems.append(
+            f"max-bytes-billed {inputs['max-bytes-billed']!r}: use a number "
+            "of bytes, with bigquery-table"
         )
     if inputs["rules-from"] not in ("head", "base"):
         problems.append(
@@ -211,6 +222,11 @@ def run_arguments(
             "--window",
             inputs["window"],
         ]
+        if inputs["bigquery-table"]:
+            argv += ["--source", "bigquery", "--table"]
+            argv.append(inputs["bigquery-table"])
+        if inputs["max-bytes-billed"]:
+            argv += ["--max-bytes-billed", inputs["max-bytes-billed"]]
     if inputs["dry-run"].lower() == "true":
         argv.append("--dry-run")
     return argv

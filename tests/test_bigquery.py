@@ -12,6 +12,7 @@ from fakes.bigquery import BigQueryFake, bigquery_error
 from fakes.google import RunFake, error_response
 
 from bench.loganalytics import RowSource, load, run_query
+from gardener_gate.action import check_inputs, read_inputs, run_arguments
 from gardener_gate.pipeline import RunOptions, run_gate
 from gardener_gate.report import render_json
 from gardener_gate.rules import load_rules
@@ -535,3 +536,48 @@ def test_a_row_that_cannot_be_read_is_skipped_with_its_entries(
         "group of 135 entries: no readable sample"
     ]
     assert worklog["traffic"]["count"] == 0
+
+
+def test_the_action_passes_the_table_and_the_byte_limit_on(tmp_path):
+    inputs = read_inputs(
+        {
+            "INPUT_PROJECT": PROJECT,
+            "INPUT_SERVICE": "orders-api",
+            "INPUT_REGION": "europe-west1",
+            "INPUT_BIGQUERY_TABLE": TABLE,
+            "INPUT_MAX_BYTES_BILLED": "5000000000",
+        }
+    )
+
+    argv = run_arguments(inputs, tmp_path / "out", tmp_path / "rules")
+
+    assert check_inputs(inputs) == []
+    assert argv[argv.index("--source") :] == [
+        "--source",
+        "bigquery",
+        "--table",
+        TABLE,
+        "--max-bytes-billed",
+        "5000000000",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"INPUT_LOGS": "logs.json"}, "logs, or bigquery-table"),
+        ({"INPUT_MAX_BYTES_BILLED": "10GB"}, "max-bytes-billed '10GB'"),
+    ],
+)
+def test_the_action_refuses_a_table_it_cannot_use(given, problem):
+    inputs = read_inputs(
+        {
+            "INPUT_PROJECT": PROJECT,
+            "INPUT_SERVICE": "orders-api",
+            "INPUT_REGION": "europe-west1",
+            "INPUT_BIGQUERY_TABLE": TABLE,
+            **given,
+        }
+    )
+
+    assert any(problem in p for p in check_inputs(inputs))
