@@ -8,7 +8,7 @@ request latencies and the earliest entries in full. Only groups travel.
 What SQL masks is a cautious subset of ``masking``, within the same
 bounds: two entries share a group only when the gate would put them in one
 cluster, so that groups can split a cluster but do not mix two (README.md
-names the one exception, a level under an unusual key). One-line
+names the known edges). One-line
 text entries next to a line of a stack trace are returned one by one
 instead, so that the gate joins split traces as it does for entries it
 reads itself.
