@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pytest_httpserver import HTTPServer
@@ -105,15 +105,10 @@ def encode(value: Any, spec: Field) -> Any:
     if kind == "TIMESTAMP":
         moment = value.astimezone(UTC)
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        return str((moment - epoch) // _MICROSECOND)
+        return str((moment - epoch) // timedelta(microseconds=1))
     if kind == "BOOLEAN":
         return "true" if value else "false"
     return str(value)
-
-
-_MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(
-    1970, 1, 1, tzinfo=UTC
-)
 
 
 @dataclass
