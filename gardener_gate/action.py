@@ -123,6 +123,8 @@ INPUTS: dict[str, str] = {
     "region": "",
     "revision": "auto",
     "window": "3d",
+    "bigquery-table": "",
+    "max-bytes-billed": "",
     "rules": "rules",
     "rules-from": "head",
     "fail-on": "P2",
@@ -174,6 +176,15 @@ def check_inputs(inputs: Mapping[str, str]) -> list[str]:
     if inputs["baseline-revision"] and inputs["baseline"]:
         problems.append(
             "give baseline-revision or baseline (a worklog), not both"
+        )
+    if inputs["bigquery-table"] and inputs["logs"]:
+        problems.append("give either logs, or bigquery-table, not both")
+    if inputs["max-bytes-billed"] and not (
+        inputs["bigquery-table"] and inputs["max-bytes-billed"].isdigit()
+    ):
+        problems.append(
+            f"max-bytes-billed {inputs['max-bytes-billed']!r}: use a number "
+            "of bytes, with bigquery-table"
         )
     if inputs["rules-from"] not in ("head", "base"):
         problems.append(
@@ -237,6 +248,13 @@ def run_arguments(
             _given(name, inputs[name])
             for name in ("project", "service", "region", "revision", "window")
         ]
+        if inputs["bigquery-table"]:
+            argv += [
+                "--source=bigquery",
+                _given("table", inputs["bigquery-table"]),
+            ]
+        if inputs["max-bytes-billed"]:
+            argv.append(_given("max-bytes-billed", inputs["max-bytes-billed"]))
     for name in ("baseline-revision", "baseline"):
         if inputs[name]:
             argv.append(_given(name, inputs[name]))

@@ -31,6 +31,7 @@ from gardener_gate.errors import (
 )
 from gardener_gate.pipeline import judge, run_gate
 from gardener_gate.plan import (
+    SOURCES,
     RunRequest,
     plan_run,
     prepare_baseline,
@@ -108,6 +109,26 @@ def _parser() -> argparse.ArgumentParser:
         "--format=json, NDJSON) or text lines; - for stdin",
     )
     run.add_argument("--format", choices=FORMATS, default="auto")
+    run.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="logging",
+        help="with --project: read entries from Cloud Logging (default), "
+        "or group them in Log Analytics with one BigQuery query",
+    )
+    run.add_argument(
+        "--table",
+        metavar="PROJECT.DATASET.TABLE",
+        help="with --source bigquery: the Log Analytics view, such as "
+        "my-project.my_logs._AllLogs",
+    )
+    run.add_argument(
+        "--max-bytes-billed",
+        type=int,
+        metavar="N",
+        help="with --source bigquery: refuse a query that would bill more "
+        "bytes than N",
+    )
     run.add_argument("--project", help="Google Cloud project to read")
     run.add_argument("--service", help="Cloud Run service")
     run.add_argument("--region", help="Cloud Run region, e.g. europe-west1")
@@ -331,6 +352,9 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         dry_run=args.dry_run,
         baseline=args.baseline,
         baseline_revision=args.baseline_revision,
+        source=args.source,
+        table=args.table,
+        max_bytes_billed=args.max_bytes_billed,
     )
     progress = _Progress()
     options, source = plan_run(request, os.environ, progress)

@@ -55,7 +55,9 @@ Progress = Callable[[int, int], None]
 _sleep = time.sleep
 
 
-def credentials_for(endpoint: str | None) -> Credentials:
+def credentials_for(
+    endpoint: str | None, scope: str = READ_SCOPE
+) -> Credentials:
     """Application Default Credentials; anonymous for a plain-http fake.
 
     Raises:
@@ -64,7 +66,7 @@ def credentials_for(endpoint: str | None) -> Credentials:
     if endpoint is not None and endpoint.startswith("http://"):
         return AnonymousCredentials()  # type: ignore[no-untyped-call]
     try:
-        credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+        credentials, _ = google.auth.default(scopes=[scope])
     except google.auth.exceptions.DefaultCredentialsError:
         raise LogReadError(
             "no Application Default Credentials: run `gcloud auth "

@@ -28,13 +28,14 @@ import http
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from gardener_gate.clock import format_time
 from gardener_gate.entry import LogEntry
+from gardener_gate.group import EntryGroup
 from gardener_gate.masking import mask, shape, template_route
 from gardener_gate.severity import Severity
 from gardener_gate.stacktrace import StackTrace
@@ -152,12 +153,19 @@ class _LatencyHistogram:
             self._values.append(seconds)
 
     def merge(self, other: _LatencyHistogram) -> None:
-        for value in other._values:
+        self.add_counts(other._values, other._buckets.items())
+
+    def add_counts(
+        self, values: Iterable[float], buckets: Iterable[tuple[int, int]]
+    ) -> None:
+        """Add exact values, and counts already put into buckets."""
+        for value in values:
             self.add(value)
-        if other._buckets:
+        counted = Counter(dict(buckets))
+        if counted:
             self._spill()
-            self._buckets.update(other._buckets)
-            self.total += sum(other._buckets.values())
+            self._buckets.update(counted)
+            self.total += sum(counted.values())
 
     def quantile(self, q: float) -> float | None:
         if not self.total:
@@ -232,52 +240,88 @@ class _Stats:
     def add(self, event: LogEntry) -> None:
         self.count += 1
         moment = event.timestamp
+        self._widen(moment)
         if moment is not None:
-            if self.first_seen is None or moment < self.first_seen:
-                self.first_seen = moment
-            if self.last_seen is None or moment > self.last_seen:
-                self.last_seen = moment
             self.hours[int(moment.timestamp() // 3600)] += 1
+        self._keep_sample(event)
+        self._note_version(event.version, moment)
+        if event.http is not None:
+            self.latencies.add(event.http.latency)
+        instances = ((event.instance, 1),) if event.instance else ()
+        self._count_parts(event, 1, instances)
+
+    def add_group(
+        self, samples: Sequence[LogEntry], group: EntryGroup
+    ) -> None:
+        # The source grouped like entries: the samples tell what they are,
+        # the group how many there were, when, where and how fast.
+        self.count += group.count
+        self._widen(group.first_seen)
+        self._widen(group.last_seen)
+        self.hours.update(dict(group.hours))
+        for event in samples:
+            self._keep_sample(event)
+        self._note_version(samples[0].version, group.first_seen)
+        self.latencies.add_counts(group.latencies, group.latency_buckets)
+        self._count_parts(samples[0], group.count, group.instances)
+
+    def _widen(self, moment: datetime | None) -> None:
+        if moment is None:
+            return
+        if self.first_seen is None or moment < self.first_seen:
+            self.first_seen = moment
+        if self.last_seen is None or moment > self.last_seen:
+            self.last_seen = moment
+
+    def _keep_sample(self, event: LogEntry) -> None:
         order = _order(event)
         if len(self.samples) < SAMPLES or order < self.samples[-1][0]:
             bisect.insort(self.samples, (order, _sample(event)))
             del self.samples[SAMPLES:]
         if self.stack is None and event.stack is not None:
             self.stack = event.stack
-        if event.version and (
-            self.first_version is None
-            or (moment or _LATEST) < (self.first_version[0] or _LATEST)
-        ):
-            self.first_version = (moment, event.version)
-        self._count_parts(event)
-
-    def _count_parts(self, event: LogEntry) -> None:
-        if event.revision:
-            self._tally("revisions", event.revision)
-        if event.instance:
-            self._tally("instances", event.instance[-12:])
-            if len(self.hosts) < 2:
-                self.hosts.add(event.instance)
-        else:
-            self.unplaced = True
-        if event.logger:
-            self._tally("loggers", event.logger)
-        if event.location_hint:
-            self._tally("locations", event.location_hint)
-        if event.http is not None:
-            route = template_route(event.http.url)
-            self._tally("routes", f"{event.http.method} {route}")
-            self._tally("clients", event.http.user_agent or "(none)")
-            self.latencies.add(event.http.latency)
-            if event.message.strip():
-                self._tally("platform messages", mask(event.message))
         if event.stack is not None:
             summary = _human_line(event.message)
-            order = _order(event)
             if summary and (
                 self.first_summary is None or order < self.first_summary[0]
             ):
                 self.first_summary = (order, summary)
+
+    def _note_version(
+        self, version: str | None, moment: datetime | None
+    ) -> None:
+        if version and (
+            self.first_version is None
+            or (moment or _LATEST) < (self.first_version[0] or _LATEST)
+        ):
+            self.first_version = (moment, version)
+
+    def _count_parts(
+        self,
+        event: LogEntry,
+        count: int,
+        instances: Iterable[tuple[str, int]],
+    ) -> None:
+        if event.revision:
+            self._tally("revisions", event.revision, count)
+        placed = 0
+        for instance, times in instances:
+            self._tally("instances", instance[-12:], times)
+            placed += times
+            if len(self.hosts) < 2:
+                self.hosts.add(instance)
+        if placed < count:
+            self.unplaced = True
+        if event.logger:
+            self._tally("loggers", event.logger, count)
+        if event.location_hint:
+            self._tally("locations", event.location_hint, count)
+        if event.http is not None:
+            route = template_route(event.http.url)
+            self._tally("routes", f"{event.http.method} {route}", count)
+            self._tally("clients", event.http.user_agent or "(none)", count)
+            if event.message.strip():
+                self._tally("platform messages", mask(event.message), count)
 
     def _tally(self, name: str, value: str, count: int = 1) -> None:
         self.breakdown.setdefault(name, _Breakdown()).add(value, count)
@@ -287,13 +331,8 @@ class _Stats:
         self.hosts = set(sorted(self.hosts | other.hosts)[:2])
         self.unplaced = self.unplaced or other.unplaced
         self.count += other.count
-        for moment in (other.first_seen, other.last_seen):
-            if moment is None:
-                continue
-            if self.first_seen is None or moment < self.first_seen:
-                self.first_seen = moment
-            if self.last_seen is None or moment > self.last_seen:
-                self.last_seen = moment
+        self._widen(other.first_seen)
+        self._widen(other.last_seen)
         self.samples = sorted(self.samples + other.samples)[:SAMPLES]
         self.hours.update(other.hours)
         for name, rows in other.breakdown.items():
@@ -375,10 +414,40 @@ class Clusterer:
         after ``clusters()``, ``assignment`` maps each shape to its
         cluster's id.
         """
-        http_status = event.http.status if event.http is not None else None
         if is_traffic(event):
             self.count_traffic(event)
             return None
+        stats, shape = self._stats_for(event)
+        stats.add(event)
+        return shape
+
+    def add_group(
+        self, samples: Sequence[LogEntry], group: EntryGroup
+    ) -> None:
+        """Count a group of like entries that the source counted for us.
+
+        ``samples`` are the group's earliest entries, normalised and
+        redacted; the first decides the cluster, as it would have decided
+        for every entry of the group.
+        """
+        first = samples[0]
+        if is_traffic(first):
+            assert first.http is not None and first.http.status is not None
+            self.traffic.count += group.count
+            self.traffic.by_status[first.http.status] += group.count
+            self.traffic.latencies.add_counts(
+                group.latencies, group.latency_buckets
+            )
+            return
+        stats, shape = self._stats_for(first)
+        for event in samples[1:]:
+            kind, key, title = _identify(event)
+            if (kind, key) == shape and kind == "message":
+                stats.title = min(stats.title, title)
+        stats.add_group(samples, group)
+
+    def _stats_for(self, event: LogEntry) -> tuple[_Stats, tuple[str, str]]:
+        http_status = event.http.status if event.http is not None else None
         kind, key, title = _identify(event)
         stats = self._stats.get((kind, key))
         if stats is None:
@@ -398,8 +467,7 @@ class Clusterer:
             # vis=<HEX>); the title is the same whatever the input order.
             stats.title = title
         stats.severity = max(stats.severity, event.severity)
-        stats.add(event)
-        return kind, key
+        return stats, (kind, key)
 
     def count_traffic(self, event: LogEntry) -> None:
         """Count a successful request into the baseline: status, latency.

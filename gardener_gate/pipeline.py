@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "Counts",
     "LogSource",
+    "MeteredSource",
     "RunOptions",
     "RunResult",
     "SourceInfo",
@@ -19,12 +20,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gardener_gate.baseline import Baseline, compare, span_hours
 from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError, UsageError
+from gardener_gate.group import EntryGroup
 from gardener_gate.redact import Redactor, clean_text
 from gardener_gate.rules import RuleSet
 from gardener_gate.source import Record, Skip
@@ -79,9 +81,9 @@ class Counts:
             - self.outside_revision
         )
 
-    def skip(self, reason: str) -> None:
-        """Count one skipped record, keeping the first reasons."""
-        self.skipped += 1
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count skipped records, keeping the first reasons."""
+        self.skipped += count
         if len(self.skip_reasons) < MAX_SKIP_REASONS:
             self.skip_reasons.append(reason)
 
@@ -101,6 +103,8 @@ class SourceInfo:
     window_start: datetime | None = None
     window_end: datetime | None = None
     window_given: bool = False
+    bytes_processed: int | None = None
+    bytes_billed: int | None = None
 
     seen_start: datetime | None = None
     seen_end: datetime | None = None
@@ -144,14 +148,27 @@ class RunResult:
 
 
 class LogSource(Protocol):
-    """Where records come from: a file, or Cloud Logging."""
+    """Where records come from: a file, Cloud Logging, Log Analytics."""
 
     kind: str
     name: str
     partial: str | None
 
-    def records(self) -> Iterator[Record | Skip]:
-        """Yield records in the order the source gives them."""
+    def records(self) -> Iterator[Record | Skip | EntryGroup]:
+        """Yield records in the order the source gives them.
+
+        A source that groups like entries itself yields groups; their
+        entries are never stitched, and pass the window and revision
+        checks of the source's own query.
+        """
+
+
+@runtime_checkable
+class MeteredSource(Protocol):
+    """A source that pays by the byte and says, once read, how many."""
+
+    bytes_processed: int | None
+    bytes_billed: int | None
 
 
 def run_gate(
@@ -179,8 +196,9 @@ def run_gate(
     redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
     clusterer = Clusterer()
     observer = _Observer(source, redactor)
+    groups: list[tuple[EntryGroup, list[LogEntry]]] = []
     entries = _select(
-        _entries(logs.records(), counts, source),
+        _entries(logs.records(), counts, source, groups),
         options,
         counts,
         observer,
@@ -194,7 +212,21 @@ def run_gate(
             clusterer.count_traffic(event)
         else:
             clusterer.add(redactor.entry(event))
+    for group, samples in groups:
+        counts.events += group.count
+        # The first sample is the group's earliest entry: the revision's
+        # start comes out right.
+        observer.revision(samples[0], group.count)
+        observer.origin(
+            samples[0], group.count, (name for name, _ in group.instances)
+        )
+        source.widen(group.first_seen)
+        source.widen(group.last_seen)
+        clusterer.add_group([redactor.entry(s) for s in samples], group)
     observer.finish()
+    if isinstance(logs, MeteredSource):
+        source.bytes_processed = logs.bytes_processed
+        source.bytes_billed = logs.bytes_billed
     if options.revision and counts.analysed == 0 and counts.read:
         seen = ", ".join(sorted(source.revisions)) or "none"
         raise LogReadError(
@@ -304,9 +336,15 @@ def window_bounds(
 
 
 def _entries(
-    records: Iterable[Record | Skip], counts: Counts, source: SourceInfo
+    records: Iterable[Record | Skip | EntryGroup],
+    counts: Counts,
+    source: SourceInfo,
+    groups: list[tuple[EntryGroup, list[LogEntry]]],
 ) -> Iterator[LogEntry]:
     for record in records:
+        if isinstance(record, EntryGroup):
+            _read_group(record, counts, groups)
+            continue
         if isinstance(record, Skip):
             counts.skip(record.reason)
             logger.info("skipped %s", record.reason)
@@ -323,6 +361,27 @@ def _entries(
             f"{source.name}: none of its {counts.skipped} records is a log "
             f"entry ({counts.skip_reasons[0]})"
         )
+
+
+def _read_group(
+    group: EntryGroup,
+    counts: Counts,
+    groups: list[tuple[EntryGroup, list[LogEntry]]],
+) -> None:
+    # Like entries share what decides their cluster, so the group stands
+    # or falls with its samples: unreadable samples skip the whole group.
+    read = [normalize(n, raw) for n, raw in enumerate(group.samples)]
+    samples = [entry for entry in read if not isinstance(entry, str)]
+    if not samples:
+        reason = next(
+            (r for r in read if isinstance(r, str)), "no readable sample"
+        )
+        logger.info("skipped group of %s: %s", group.count, reason)
+        counts.skip(f"group of {group.count} entries: {reason}", group.count)
+        return
+    counts.read += group.count + group.duplicates
+    counts.duplicates += group.duplicates
+    groups.append((group, samples))
 
 
 class _Observer:
@@ -344,10 +403,10 @@ class _Observer:
             Counter(),
         )
 
-    def revision(self, entry: LogEntry) -> None:
+    def revision(self, entry: LogEntry, count: int = 1) -> None:
         label = entry.revision or ""
         if label in self._revisions or len(self._revisions) < 50:
-            self._revisions[label] += 1
+            self._revisions[label] += count
         moment = entry.timestamp
         if label and moment is not None:
             # Every revision's start, so that the one before can be found
@@ -359,16 +418,22 @@ class _Observer:
             elif moment < first:
                 self._starts[label] = moment
 
-    def origin(self, entry: LogEntry) -> None:
+    def origin(
+        self,
+        entry: LogEntry,
+        count: int = 1,
+        instances: Iterable[str] = (),
+    ) -> None:
         for counter, value in zip(
             self._origins,
             (entry.service, entry.project, entry.location),
             strict=True,
         ):
             if value and (value in counter or len(counter) < 20):
-                counter[value] += 1
-        if entry.instance and len(self._instances) < _MAX_INSTANCES:
-            self._instances.add(entry.instance)
+                counter[value] += count
+        for instance in (entry.instance, *instances):
+            if instance and len(self._instances) < _MAX_INSTANCES:
+                self._instances.add(instance)
         self._source.widen(entry.timestamp)
 
     def finish(self) -> None:

@@ -16,6 +16,11 @@ from datetime import datetime
 from pathlib import Path
 
 from gardener_gate.baseline import Baseline
+from gardener_gate.bigquery import (
+    BigQueryQuery,
+    BigQuerySource,
+    make_bigquery_client,
+)
 from gardener_gate.clock import format_time, parse_until, parse_window
 from gardener_gate.cloud import (
     CloudLoggingSource,
@@ -33,9 +38,11 @@ from gardener_gate.pipeline import (
 )
 from gardener_gate.revision import RunAdmin, make_run_admin
 from gardener_gate.source import FileSource
+from gardener_gate.sql import parse_table
 
 DEFAULT_CLOUD_WINDOW = "3d"
 DEFAULT_RETRY_BUDGET = 120.0
+SOURCES = ("logging", "bigquery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,9 @@ class RunRequest:
     dry_run: bool = False
     baseline: str | None = None
     baseline_revision: str | None = None
+    source: str = "logging"
+    table: str | None = None
+    max_bytes_billed: int | None = None
 
 
 def plan_run(
@@ -80,11 +90,16 @@ def plan_run(
         )
     _check_baseline(request)
     cloud = (request.project, request.service, request.region)
+    _check_bigquery_options(request)
     if request.logs is not None:
         if request.revision == "auto":
             raise UsageError(
                 "--revision auto asks Cloud Run which revision serves; with "
                 "--logs, name the revision"
+            )
+        if request.source == "bigquery":
+            raise UsageError(
+                "--logs reads a file; --source bigquery reads Log Analytics"
             )
         if any(cloud) or request.user_filter or request.max_entries:
             raise UsageError(
@@ -285,6 +300,34 @@ def _file_plan(request: RunRequest) -> tuple[RunOptions, LogSource]:
     return options, FileSource(request.logs, request.fmt)
 
 
+def _check_bigquery_options(request: RunRequest) -> None:
+    if request.source == "bigquery":
+        if not request.table:
+            raise UsageError(
+                "--source bigquery needs --table, such as "
+                "my-project.my_logs._AllLogs"
+            )
+        if request.user_filter or request.max_entries:
+            raise UsageError(
+                "--filter and --max-entries are for Cloud Logging; the "
+                "BigQuery query reads the whole window of the revision"
+            )
+        if request.logging_endpoint:
+            raise UsageError(
+                "--logging-endpoint is for Cloud Logging; set "
+                "GARDENER_GATE_BIGQUERY_ENDPOINT for another BigQuery endpoint"
+            )
+        if request.max_bytes_billed is not None and (
+            request.max_bytes_billed < 1
+        ):
+            raise UsageError("--max-bytes-billed: give a positive number")
+        parse_table(request.table)
+    elif request.table or request.max_bytes_billed is not None:
+        raise UsageError(
+            "--table and --max-bytes-billed are for --source bigquery"
+        )
+
+
 def _cloud_plan(
     request: RunRequest,
     env: Mapping[str, str],
@@ -320,6 +363,10 @@ def _cloud_plan(
         region=region,
     )
     start, _ = window_bounds(options)
+    if request.source == "bigquery":
+        return options, _bigquery_source(
+            request, env, options, start or until - window
+        )
     endpoint = request.logging_endpoint or env.get(
         "GARDENER_GATE_LOGGING_ENDPOINT"
     )
@@ -336,6 +383,29 @@ def _cloud_plan(
     )
     retry = RetryPolicy(budget=_retry_budget(request, env))
     return options, CloudLoggingSource(client, query, retry, progress)
+
+
+def _bigquery_source(
+    request: RunRequest,
+    env: Mapping[str, str],
+    options: RunOptions,
+    start: datetime,
+) -> BigQuerySource:
+    assert request.table is not None and options.until is not None
+    project = str(request.project)
+    query = BigQueryQuery(
+        project=project,
+        table=parse_table(request.table),
+        service=str(request.service),
+        region=str(request.region),
+        revision=str(options.revision),
+        start=start,
+        end=options.until,
+        max_bytes_billed=request.max_bytes_billed,
+        retry_budget=_retry_budget(request, env),
+    )
+    endpoint = env.get("GARDENER_GATE_BIGQUERY_ENDPOINT")
+    return BigQuerySource(make_bigquery_client(project, endpoint), query)
 
 
 def _retry_budget(request: RunRequest, env: Mapping[str, str]) -> float:

@@ -151,6 +151,7 @@ def _header(data: dict[str, Any]) -> str:
         ["Region", code(source["region"] or "unknown", True)],
         ["Window", span],
         ["Source", _source_label(source)],
+        *_scanned(source),
         [
             "Entries",
             f"{entries['read']} read, {entries['skipped']} skipped, "
@@ -286,7 +287,26 @@ def _source_label(source: dict[str, Any]) -> str:
         if source["path"] == "-":
             return "file from standard input"
         return f"file {code(source['path'], True)}"
+    if source["kind"] == "bigquery":
+        return f"Log Analytics (BigQuery), {code(source['path'], True)}"
     return f"Cloud Logging, {code(source['path'], True)}"
+
+
+def _scanned(source: dict[str, Any]) -> list[list[str]]:
+    if source.get("bytes_processed") is None:
+        return []
+    billed = source.get("bytes_billed")
+    return [
+        [
+            "Bytes scanned",
+            f"{source['bytes_processed']:,} processed, "
+            + (
+                f"{billed:,} billed"
+                if billed is not None
+                else "billing unknown"
+            ),
+        ]
+    ]
 
 
 def _executive_summary(data: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ def _describe_source(result: RunResult) -> dict[str, Any]:
     if revision is None and len(source.revisions) == 1:
         revision = next(iter(source.revisions))
     options = result.options
-    return {
+    described: dict[str, Any] = {
         "kind": source.kind,
         "path": source.name,
         "service": options.service or _top(source.services),
@@ -67,6 +67,10 @@ def _describe_source(result: RunResult) -> dict[str, Any]:
         },
         "instances": source.instances,
     }
+    if source.bytes_processed is not None:
+        described["bytes_processed"] = source.bytes_processed
+        described["bytes_billed"] = source.bytes_billed
+    return described
 
 
 def _cluster_json(
