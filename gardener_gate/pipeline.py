@@ -29,6 +29,7 @@ from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.group import EntryGroup
 from gardener_gate.redact import Redactor, clean_text
 from gardener_gate.rules import RuleSet
+from gardener_gate.seen import KeySet
 from gardener_gate.source import Record, Skip
 from gardener_gate.stitch import Stitcher
 from gardener_gate.verdict import Decision, decide
@@ -462,14 +463,13 @@ def _select(
     start: datetime | None,
     end: datetime | None,
 ) -> Iterator[LogEntry]:
-    seen: set[int] = set()
+    seen = KeySet()
     for entry in entries:
-        if entry.insert_id:
-            key = hash((entry.log_name, entry.timestamp, entry.insert_id))
-            if key in seen:
-                counts.duplicates += 1
-                continue
-            seen.add(key)
+        if entry.insert_id and not seen.add(
+            hash((entry.log_name, entry.timestamp, entry.insert_id))
+        ):
+            counts.duplicates += 1
+            continue
         moment = entry.timestamp
         if moment is not None and (
             (start is not None and moment < start)
