@@ -111,6 +111,7 @@ class Baseline:
     events: int = 0
     revision: str | None = None
     service: str | None = None
+    first_seen: datetime | None = None
 
     @classmethod
     def of_clusters(
@@ -475,6 +476,12 @@ def _parse_worklog(
     events = _count(_field(data, "entries", "events"), "entries.events")
     source = _field(data, "source")
     revision, service = source.get("revision"), source.get("service")
+    observed = source.get("observed")
+    first_seen = (
+        _moment(observed.get("first"), "source.observed.first")
+        if isinstance(observed, dict)
+        else None
+    )
     baseline = Baseline(
         name=name,
         algorithm=algorithm[:20],
@@ -483,6 +490,7 @@ def _parse_worklog(
         events=events,
         revision=revision if isinstance(revision, str) else None,
         service=service if isinstance(service, str) else None,
+        first_seen=first_seen,
     )
     if data.get("partial"):
         return Baseline.absent(name, "that run read its logs only in part")

@@ -174,7 +174,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="WORKLOG",
         help="compare with the worklog.json of an earlier run (or its folder)",
     )
-    run.add_argument("--window", help="how far back from --until, e.g. 3d")
+    run.add_argument(
+        "--window",
+        help="how far back from --until, e.g. 3d (default for Cloud "
+        "Logging and BigQuery: 3d; a file is read whole)",
+    )
     run.add_argument("--until", help="end of the window (RFC 3339)")
     run.add_argument(
         "--rules",
@@ -186,14 +190,15 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on",
         type=_priority,
         metavar="P2",
-        help="fail on new clusters at this priority or higher",
+        help="fail on new, expired or regressed clusters at this priority "
+        "or higher (default: the rules' policy, P2)",
     )
     run.add_argument(
         "--out",
         type=Path,
         default=Path("gardener-gate-out"),
         metavar="DIR",
-        help="where worklog.md and .json go",
+        help="where worklog.md and .json go (default: gardener-gate-out)",
     )
     run.add_argument(
         "--dry-run", action="store_true", help="report the verdict but exit 0"
@@ -226,7 +231,13 @@ def _parser() -> argparse.ArgumentParser:
         help="job summary, outputs, annotations and the PR comment",
         parents=[verbose],
     )
-    publish.add_argument("--worklog", type=Path, required=True, metavar="DIR")
+    publish.add_argument(
+        "--worklog",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the folder `gardener-gate run` wrote the worklog to",
+    )
     publish.add_argument(
         "--gate-exit-code",
         type=int,
@@ -249,7 +260,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the rules folder, compared with the pull request's base",
     )
     publish.add_argument(
-        "--override-label", default="gardener-gate/override", metavar="NAME"
+        "--override-label",
+        default="gardener-gate/override",
+        metavar="NAME",
+        help="a pull request label that lets a failing gate through "
+        "(default: gardener-gate/override)",
     )
     publish.add_argument(
         "--override",
@@ -379,6 +394,13 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     md_path, _ = write_worklog(result, args.out, now)
     decision = result.decision
     counts = result.counts
+    if result.cluster_overflow:
+        _warn(
+            [
+                f"cluster limit reached: {result.cluster_overflow} event(s) "
+                "of further shapes share one cluster that no rule accepts"
+            ]
+        )
     if counts.skipped:
         shown = "; ".join(counts.skip_reasons[:3])
         _warn(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "ALGORITHM",
+    "OVERFLOW_ID",
     "Cluster",
     "Clusterer",
     "Traffic",
@@ -395,6 +396,11 @@ def cluster_id(kind: str, key: str) -> str:
     """The stable id of a cluster: algorithm version and a key hash."""
     digest = hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()
     return f"{ALGORITHM}-{digest[:12]}"
+
+
+# Past the cap, events of new shapes share this one cluster. It holds
+# unrelated events, so no signature may accept it.
+OVERFLOW_ID = cluster_id("message", "overflow")
 
 
 class Clusterer:

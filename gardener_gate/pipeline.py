@@ -217,6 +217,7 @@ def run_gate(
         counts.events += group.count
         # The first sample is the group's earliest entry: the revision's
         # start comes out right.
+        observer.start(samples[0])
         observer.revision(samples[0], group.count)
         observer.origin(
             samples[0], group.count, (name for name, _ in group.instances)
@@ -228,7 +229,14 @@ def run_gate(
     if isinstance(logs, MeteredSource):
         source.bytes_processed = logs.bytes_processed
         source.bytes_billed = logs.bytes_billed
-    if options.revision and counts.analysed == 0 and counts.read:
+    if (
+        options.revision
+        and counts.analysed == 0
+        and counts.read
+        and options.revision not in source.revision_starts
+    ):
+        # Entries of the revision outside the window are no data, not a
+        # name the logs do not hold.
         seen = ", ".join(sorted(source.revisions)) or "none"
         raise LogReadError(
             f"revision {options.revision!r} wrote none of the {counts.read} "
@@ -404,20 +412,26 @@ class _Observer:
             Counter(),
         )
 
+    def start(self, entry: LogEntry) -> None:
+        """Note when the entry's revision was first seen, window or not.
+
+        Every revision's start, so that the one before can be found among
+        many; the counts shown stop at fifty names.
+        """
+        label, moment = entry.revision, entry.timestamp
+        if not label or moment is None:
+            return
+        first = self._starts.get(label)
+        if first is None:
+            if len(self._starts) < _MAX_REVISIONS:
+                self._starts[label] = moment
+        elif moment < first:
+            self._starts[label] = moment
+
     def revision(self, entry: LogEntry, count: int = 1) -> None:
         label = entry.revision or ""
         if label in self._revisions or len(self._revisions) < 50:
             self._revisions[label] += count
-        moment = entry.timestamp
-        if label and moment is not None:
-            # Every revision's start, so that the one before can be found
-            # among many; the counts shown stop at fifty names.
-            first = self._starts.get(label)
-            if first is None:
-                if len(self._starts) < _MAX_REVISIONS:
-                    self._starts[label] = moment
-            elif moment < first:
-                self._starts[label] = moment
 
     def origin(
         self,
@@ -470,6 +484,7 @@ def _select(
         ):
             counts.duplicates += 1
             continue
+        observer.start(entry)
         moment = entry.timestamp
         if moment is not None and (
             (start is not None and moment < start)

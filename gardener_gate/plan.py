@@ -220,6 +220,17 @@ def read_baseline(
             )
         wanted = found
     name = f"revision {wanted}"
+    seen = result.source.revision_starts.keys() | result.source.revisions
+    if (
+        not cloud
+        and request.baseline_revision != "auto"
+        and wanted not in seen
+    ):
+        # A name the file does not hold is a typo, as with --revision.
+        raise LogReadError(
+            f"--baseline-revision {wanted}: no entry of the file is of that "
+            f"revision; revisions present: {', '.join(sorted(seen))}"
+        )
     again = replace(request, revision=wanted, baseline_revision=None)
     if cloud:
         if result.options.not_before is not None:
@@ -271,6 +282,16 @@ def _fitting(baseline: Baseline, result: RunResult) -> Baseline:
     ):
         return Baseline.absent(
             baseline.name, "that run analysed another service"
+        )
+    if (
+        baseline.first_seen is not None
+        and source.seen_start is not None
+        and baseline.first_seen > source.seen_start
+    ):
+        return Baseline.absent(
+            baseline.name,
+            "that run's entries begin after this run's: it describes a "
+            "later revision, not the one before",
         )
     return baseline
 

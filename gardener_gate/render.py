@@ -200,7 +200,8 @@ def _header(data: dict[str, Any]) -> str:
         )
         lines += [
             "> [!WARNING]",
-            f"> **{_plural(len(warnings), 'rule')} need attention** (a "
+            f"> **{_plural(len(warnings), 'rule')} "
+            f"{'needs' if len(warnings) == 1 else 'need'} attention** (a "
             "reason still the placeholder, or an acceptance that ran out):",
             listed + more,
             "",
@@ -225,6 +226,16 @@ def _header(data: dict[str, Any]) -> str:
             "> [!WARNING]",
             "> **No data: no log entries in the selected window.** The gate "
             "could not check this revision.",
+            "",
+        ]
+    overflow = data.get("summary", {}).get("cluster_limit_overflow")
+    if overflow:
+        lines += [
+            "> [!CAUTION]",
+            f"> **Cluster limit reached:** {_plural(overflow, 'event')} of "
+            "shapes past the limit share the cluster `Other events "
+            "(cluster limit reached)`, which no rule can accept. So many "
+            "shapes usually mean a variable the masking does not know.",
             "",
         ]
     baseline = _baseline(data)
@@ -276,8 +287,8 @@ def _baseline_rows(baseline: dict[str, Any] | None) -> list[list[str]]:
             "Baseline",
             f"{name}: {_plural(baseline.get('clusters', 0), 'cluster')}, "
             f"{_plural(baseline.get('events', 0), 'event')} over "
-            f"{baseline.get('hours', 0):g} h "
-            f"({standings or 'nothing to compare'})",
+            f"{baseline.get('hours', 0):g} h; this run's clusters against "
+            f"it: {standings or 'none'}",
         ]
     ]
 
@@ -592,7 +603,12 @@ def _cluster_section(
             "",
             "Add this item under `signatures:` in a file of your rules "
             "folder and edit its `reason`"
-            + (" (it replaces the expired signature)" if renews else "")
+            + (
+                " (it renews the expired signature under a new id; the old "
+                "one can then go)"
+                if renews
+                else ""
+            )
             + ":",
             "",
             fenced(cluster["accept_snippet"], "yaml"),
@@ -663,10 +679,11 @@ def _footer(data: dict[str, Any]) -> str:
             "",
             "Saved as a new file in your rules folder (for example "
             "`rules/accepted.yaml`), this block accepts every cluster above "
-            "that is `new` or `expired`. Write each `reason` first; remove "
-            "the expired signatures it renews from their old file. To add "
-            "the items to an existing file instead, copy them under its "
-            "`signatures:` key.",
+            "that is `new`, `expired` or `regressed`. Write each `reason` "
+            "first. Expired signatures come back under new ids, so the file "
+            "works as it is; their old entries can then go. To add the items "
+            "to an existing file instead, copy them under its `signatures:` "
+            "key.",
             "",
             fenced(data["accept_all"], "yaml"),
             "",

@@ -19,7 +19,7 @@ from typing import Any
 from gardener_gate import __version__
 from gardener_gate.baseline import span_hours
 from gardener_gate.clock import format_time
-from gardener_gate.cluster import ALGORITHM, Cluster
+from gardener_gate.cluster import ALGORITHM, OVERFLOW_ID, Cluster
 from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.pipeline import RunResult, run_day
 from gardener_gate.render import render_markdown
@@ -143,7 +143,8 @@ def _cluster_json(
         }
     if finding.ran_out is not None:
         item["expired_because"] = finding.ran_out
-    if finding.status in (Status.NEW, Status.EXPIRED):
+    if finding.status.can_fail and cluster.id != OVERFLOW_ID:
+        # The overflow cluster holds unrelated events: never accepted.
         item["accept_snippet"] = accept_snippet(finding, today)
     if finding.issue is not None:
         item["issue"] = finding.issue.as_dict()

@@ -23,6 +23,7 @@ ACCEPT_DAYS = 90
 _MAX_PATTERN = 1000
 _MAX_LISTED = 10
 _SLUG = re.compile(r"[^a-z0-9]+")
+_RENEWED = re.compile(r"-renewed-[0-9]{8}$")
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
@@ -83,8 +84,12 @@ def accept_item(finding: Finding, today: date) -> dict[str, Any]:
     signature = finding.signature
     if finding.status is Status.EXPIRED and signature is not None:
         item = dict(signature.raw)
+        # A new id, so that the renewal can stand in a file of its own
+        # beside the expired signature, which it then wins over.
+        item["id"] = _renewal_id(signature.id, today)
         accept = dict(item.get("accept") or {})
-        accept["expires"] = expires
+        if signature.accept is None or not signature.accept.holds_on(today):
+            accept["expires"] = expires
         if _past_count(finding):
             del accept["until_count"]
         if _past_rate(finding):
@@ -102,6 +107,11 @@ def accept_item(finding: Finding, today: date) -> dict[str, Any]:
     }
 
 
+def _renewal_id(old: str, today: date) -> str:
+    base = _RENEWED.sub("", old)[:60]
+    return f"{base}-renewed-{today:%Y%m%d}"
+
+
 def _past_count(finding: Finding) -> bool:
     accept = finding.signature.accept if finding.signature else None
     limit = accept.until_count if accept else None
@@ -116,7 +126,7 @@ def _past_rate(finding: Finding) -> bool:
 
 
 def suggest(worklog: dict[str, Any]) -> tuple[str, int, int]:
-    """A rules file accepting every ``new`` cluster of a worklog.json.
+    """A rules file accepting every new or regressed cluster of a worklog.
 
     Each snippet is read back and written anew, redacted, so that a
     worklog edited by hand cannot smuggle other YAML into the file.
@@ -127,7 +137,10 @@ def suggest(worklog: dict[str, Any]) -> tuple[str, int, int]:
     items = []
     left_out = 0
     for cluster in worklog["clusters"]:
-        if not isinstance(cluster, dict) or cluster.get("status") != "new":
+        if not isinstance(cluster, dict) or cluster.get("status") not in (
+            "new",
+            "regressed",
+        ):
             continue
         snippet = cluster.get("accept_snippet")
         try:

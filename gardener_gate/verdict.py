@@ -18,7 +18,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from gardener_gate.baseline import Compared, Comparison, Standing
-from gardener_gate.cluster import Cluster
+from gardener_gate.cluster import OVERFLOW_ID, Cluster
 from gardener_gate.rules import RuleSet, Signature, format_priority
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def decide(
         # Why there is none names revisions and files: the worklog shows
         # it inert, the reason line stays ours.
         reason += f"; no baseline to compare with (no_baseline: {policy})"
-    logger.info("verdict=%s reason=%s", verdict.value, reason)
+    logger.debug("verdict=%s reason=%s", verdict.value, reason)
     cut_short = baseline is not None and baseline.cut_short
     return Decision(
         verdict, threshold, tuple(findings), stale, reason, cut_short
@@ -154,7 +154,8 @@ def _assess(
     threshold: int,
     compared: Comparison | None,
 ) -> Finding:
-    signature = next((s for s in rules.signatures if s.matches(cluster)), None)
+    rise = compared.factor if compared is not None else None
+    signature = _signature(cluster, rules, today, rise)
     priority, priority_rule = _priority(cluster, rules, signature)
     ran_out = None
     if signature is None:
@@ -162,7 +163,6 @@ def _assess(
     elif signature.accept is None:
         status = Status.KNOWN
     else:
-        rise = compared.factor if compared is not None else None
         ran_out = signature.accept.ran_out(today, cluster.count, rise)
         status = Status.ACCEPTED if ran_out is None else Status.EXPIRED
     fails = status.can_fail and priority <= threshold
@@ -194,6 +194,26 @@ def _assess(
         compared,
         ran_out,
     )
+
+
+def _signature(
+    cluster: Cluster, rules: RuleSet, today: date, rise: float | None
+) -> Signature | None:
+    """The first signature that fits, one whose acceptance holds first.
+
+    An acceptance renewed in a file of its own (the accept-all block of
+    the worklog) then wins over the expired one it renews.
+    """
+    if cluster.id == OVERFLOW_ID:
+        return None
+    fitting = [s for s in rules.signatures if s.matches(cluster)]
+    holding = (
+        s
+        for s in fitting
+        if s.accept is not None
+        and s.accept.ran_out(today, cluster.count, rise) is None
+    )
+    return next(holding, fitting[0] if fitting else None)
 
 
 def _link(

@@ -204,7 +204,9 @@ def test_no_revision_before_the_first_is_a_missing_baseline(gate, tmp_path):
     )
 
 
-def test_a_baseline_revision_that_logged_nothing_is_missing(gate, tmp_path):
+def test_a_baseline_revision_the_file_does_not_hold_stops_the_run(
+    gate, tmp_path
+):
     result = gate(
         "run",
         "--logs",
@@ -215,8 +217,36 @@ def test_a_baseline_revision_that_logged_nothing_is_missing(gate, tmp_path):
         "shop-00000-zzz",
     )
 
+    assert result.code == 3
+    assert "--baseline-revision shop-00000-zzz: no entry of the file" in (
+        result.stderr
+    )
+
+
+def test_a_baseline_revision_without_entries_in_the_window_is_missing(
+    gate, tmp_path
+):
+    entries = _revision(OLD, {"Cache warmed": 3}, 0, "INFO")
+    entries += _revision(NEW, {"Cache warmed": 3}, 700, "INFO")
+
+    result = gate(
+        "run",
+        "--logs",
+        _logs(tmp_path, entries),
+        "--revision",
+        NEW,
+        "--baseline-revision",
+        OLD,
+        "--until",
+        "2025-06-02T00:00:00Z",
+        "--window",
+        "10h",
+    )
+
     assert result.code == 0
-    assert "shop-00000-zzz" in result.worklog["baseline"]["missing"]
+    assert result.worklog["baseline"]["missing"] == (
+        "it logged nothing in its window"
+    )
 
 
 def test_a_baseline_worklog_without_events_is_missing(gate, tmp_path):

@@ -636,3 +636,22 @@ def test_an_unreachable_github_leaves_the_run_without_links(
         "could not list the issues labelled gardener-gate: ConnectionError"
     )
     assert not any("issue" in c for c in run.worklog["clusters"])
+
+
+def test_a_regressed_cluster_can_be_accepted_from_its_worklog(
+    gate, github, logs, tmp_path
+):
+    run_and_publish(gate, logs, "--open-issues", "P2")
+    github.issue(413).close("completed", "2026-12-01T09:00:00Z")
+    back = gate("run", "--logs", str(logs))
+    regressed = back.cluster(title=FAILING_TITLE)
+    rules = tmp_path / "accepted"
+    rules.mkdir()
+    (rules / "accepted.yaml").write_text(back.worklog["accept_all"])
+
+    accepted = gate("run", "--logs", str(logs), "--rules", str(rules))
+
+    assert regressed["status"] == "regressed"
+    assert "accept_snippet" in regressed
+    assert accepted.cluster(title=FAILING_TITLE)["status"] == "accepted"
+    assert accepted.code == 0

@@ -167,7 +167,9 @@ def test_revision_names_from_the_logs_stay_inert(gate, tmp_path):
         assert text not in prose
 
 
-def test_a_typo_in_the_baseline_revision_lists_no_names_raw(gate, tmp_path):
+def test_a_typo_in_the_baseline_revision_stops_like_one_in_revision(
+    gate, tmp_path
+):
     entries = [
         _entry("Cache warmed", HOSTILE_REVISION, 0, "INFO"),
         _entry("Cache warmed", NEW, 700, "INFO"),
@@ -183,9 +185,13 @@ def test_a_typo_in_the_baseline_revision_lists_no_names_raw(gate, tmp_path):
         "svc-typo",
     )
 
-    assert result.worklog["verdict"] == "warn"
+    assert result.code == 3
+    assert "--baseline-revision svc-typo: no entry of the file" in (
+        result.stderr
+    )
+    # The names listed stay on the one line.
+    assert len(result.stderr.splitlines()) == 1
     assert "\n::" not in result.stderr + result.stdout
-    assert "evil.example" not in _outside_code(result.markdown)
 
 
 def test_an_older_revision_named_auto_can_be_the_baseline(gate, tmp_path):

@@ -277,3 +277,23 @@ def test_an_acceptance_holds_while_the_count_stays_under_its_limit(
             f"12 events reached until_count {limit}"
         )
         assert "until_count" not in cancelled["accept_snippet"]
+
+
+def test_a_worklog_of_a_later_revision_is_no_baseline(gate):
+    later = gate("run", "--logs", STAGING, "--revision", AFTER)
+
+    earlier = gate(
+        "run",
+        "--logs",
+        STAGING,
+        "--revision",
+        BEFORE,
+        "--baseline",
+        str(later.out),
+    )
+
+    assert earlier.worklog["baseline"]["missing"] == (
+        "that run's entries begin after this run's: it describes a later "
+        "revision, not the one before"
+    )
+    assert earlier.code == 1
