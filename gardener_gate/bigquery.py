@@ -17,16 +17,21 @@ __all__ = [
     "read_rows",
 ]
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import google.auth
+import requests
 from google.api_core import exceptions as api
 from google.api_core import retry as api_retry
 
@@ -48,6 +53,21 @@ ROLES = (
 )
 
 _REQUEST = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ")
+# Each HTTP request may take this long; reading the answer's pages at
+# most READ_SECONDS (or the retry budget) and MAX_ROWS rows.
+REQUEST_SECONDS = 60.0
+READ_SECONDS = 600.0
+MAX_ROWS = 2_000_000
+_MAX_COUNT = 10**15
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+)
 
 
 def read_rows(
@@ -64,14 +84,16 @@ def read_rows(
         read: Record | Skip | EntryGroup
         try:
             read = _read_row(row)
-        except (ValueError, TypeError, KeyError) as fault:
+            if isinstance(read, EntryGroup) and not reported:
+                read = dataclasses.replace(
+                    read, duplicates=_count(row["duplicates"] or 0)
+                )
+                reported = True
+        except _UNREADABLE as fault:
             logger.info("unreadable row %s: %s", number + 1, fault)
-            read = _unreadable(number, row)
-        if isinstance(read, EntryGroup) and not reported:
-            read = dataclasses.replace(
-                read, duplicates=int(row["duplicates"] or 0)
-            )
-            reported = True
+            read = Skip(number, f"row {number + 1}: unreadable")
+            with contextlib.suppress(*_UNREADABLE):
+                read = _unreadable(number, row)
         yield read
 
 
@@ -80,11 +102,18 @@ def _unreadable(number: int, row: Mapping[str, Any]) -> Skip | EntryGroup:
         return Skip(number, f"row {number + 1}: unreadable sample entry")
     # A group without samples is skipped whole by the pipeline.
     return EntryGroup(
-        count=int(row["entries"]),
+        count=_count(row["entries"]),
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
         samples=(),
     )
+
+
+def _count(value: Any) -> int:
+    number = int(value)
+    if not 0 <= number < _MAX_COUNT:
+        raise ValueError(f"{number} is not a count of entries")
+    return number
 
 
 def _read_row(row: Mapping[str, Any]) -> Record | EntryGroup:
@@ -97,8 +126,17 @@ def _read_row(row: Mapping[str, Any]) -> Record | EntryGroup:
         if value is None:
             value = tally["number"]
         tallies.setdefault(tally["part"], []).append((value, tally["n"]))
+    for part, pairs in tallies.items():
+        for value, times in pairs:
+            _count(times)
+            if part != "instance" and not math.isfinite(float(value)):
+                raise ValueError(f"{part} {value} is not a number")
+    if any(not isinstance(v, str) for v, _ in tallies.get("instance", [])):
+        raise ValueError("an instance is not named")
+    if not isinstance(row["first_seen"], datetime):
+        raise ValueError("no first timestamp")
     return EntryGroup(
-        count=int(row["entries"]),
+        count=_count(row["entries"]),
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
         samples=samples,
@@ -215,15 +253,22 @@ class BigQuerySource:
                 than ``--max-bytes-billed``.
         """
         try:
-            retry, job_retry = self._retries()
+            retry = self._retry()
+            # No job retry: the client's own retries jobs.insert for ten
+            # minutes whatever the budget; failed calls are retried by
+            # ``retry``, within the budget.
             job = self._client.query(
                 self.sql,
                 job_config=self._config(),
                 retry=retry,
-                job_retry=job_retry,
+                job_retry=None,
+                timeout=REQUEST_SECONDS,
             )
             rows = job.result(
-                page_size=PAGE_SIZE, retry=retry, job_retry=job_retry
+                page_size=PAGE_SIZE,
+                retry=retry,
+                job_retry=None,
+                timeout=self.query.retry_budget + REQUEST_SECONDS,
             )
             yield from read_rows(self._count(rows))
         except api.RetryError as fault:
@@ -243,6 +288,25 @@ class BigQuerySource:
             ) from None
         except api.GoogleAPICallError as fault:
             raise LogReadError(self._explain(fault)) from None
+        except concurrent.futures.TimeoutError:
+            raise LogReadError(
+                "the BigQuery job did not finish within the retry budget of "
+                f"{self.query.retry_budget:.0f} s; try again later or raise "
+                "--retry-budget"
+            ) from None
+        except (
+            requests.exceptions.RequestException,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as fault:
+            # An answer that is no BigQuery answer: a proxy's page, a cut
+            # connection, a wrong endpoint.
+            raise LogReadError(
+                "BigQuery gave no answer the client could read "
+                f"({type(fault).__name__}); check the endpoint and try again"
+            ) from None
         except google.auth.exceptions.GoogleAuthError as fault:
             reason = Redactor().text(_first_line(str(fault)))
             raise LogReadError(
@@ -259,8 +323,17 @@ class BigQuerySource:
         )
 
     def _count(self, rows: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        deadline = time.monotonic() + max(
+            READ_SECONDS, self.query.retry_budget
+        )
         for row in rows:
             self.rows += 1
+            if self.rows > MAX_ROWS or time.monotonic() > deadline:
+                # Pages that never end: what was read is judged, partly.
+                self.partial = (
+                    f"the BigQuery answer was cut after {self.rows - 1} rows"
+                )
+                return
             yield dict(row.items())
 
     def _config(self) -> Any:
@@ -287,15 +360,13 @@ class BigQuerySource:
             use_legacy_sql=False,
         )
 
-    def _retries(self) -> tuple[api_retry.Retry, api_retry.Retry]:
-        # The client retries calls (5xx, rate limits) and failed jobs on
-        # its own, for up to ten minutes; the gate's budget bounds both.
+    def _retry(self) -> api_retry.Retry:
+        # The client retries calls (5xx, rate limits) on its own, for up
+        # to ten minutes; the gate's budget bounds it.
         from google.cloud.bigquery import retry
 
-        budget = self.query.retry_budget
         calls: api_retry.Retry = retry.DEFAULT_RETRY
-        jobs: api_retry.Retry = retry.DEFAULT_JOB_RETRY
-        return calls.with_timeout(budget), jobs.with_timeout(budget)
+        return calls.with_timeout(self.query.retry_budget)
 
     def _explain(self, fault: api.GoogleAPICallError) -> str:
         code = fault.code
@@ -310,10 +381,14 @@ class BigQuerySource:
         # server may name the caller, an address that must not be printed.
         message = Redactor().text(_first_line(_REQUEST.sub("", message)))
         if "bytesBilledLimitExceeded" in reasons:
+            limit = (
+                f"--max-bytes-billed {self.query.max_bytes_billed}"
+                if self.query.max_bytes_billed is not None
+                else "the project's own limit"
+            )
             return (
-                "the BigQuery query would bill more bytes than "
-                f"--max-bytes-billed {self.query.max_bytes_billed} allows "
-                f"({message}); raise the limit or narrow --window"
+                f"the BigQuery query would bill more bytes than {limit} "
+                f"allows ({message}); raise the limit or narrow --window"
             )
         if code in (401, 403):
             return (
@@ -334,7 +409,11 @@ class BigQuerySource:
 
 
 def _number(value: object) -> int | None:
-    return int(value) if isinstance(value, int | str) else None
+    try:
+        number = int(value) if isinstance(value, int | str) else None
+    except ValueError:
+        return None
+    return number if number is not None and number >= 0 else None
 
 
 def _first_line(text: str) -> str:

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from conftest import CASES
 from fakes.bigquery import BigQueryFake, bigquery_error
-from fakes.google import RunFake, error_response
+from fakes.google import RunFake, error_response, json_response
+from werkzeug import Response
 
 from bench.loganalytics import RowSource, load, run_query
+from gardener_gate import bigquery as bigquery_module
 from gardener_gate.action import check_inputs, read_inputs, run_arguments
+from gardener_gate.group import EntryGroup
 from gardener_gate.pipeline import RunOptions, run_gate
 from gardener_gate.report import render_json
 from gardener_gate.rules import load_rules
@@ -578,3 +581,114 @@ def test_the_action_refuses_a_table_it_cannot_use(given, problem):
     )
 
     assert any(problem in p for p in check_inputs(inputs))
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer"),
+    [
+        (
+            "insert",
+            Response("<html>proxy</html>", 200, content_type="text/html"),
+        ),
+        (
+            "results",
+            Response("<html>proxy</html>", 200, content_type="text/html"),
+        ),
+        (
+            "results",
+            Response('{"rows": [', 200, content_type="application/json"),
+        ),
+        ("insert", json_response({"kind": "bigquery#job"})),
+    ],
+    ids=["html-insert", "html-results", "truncated", "job-without-reference"],
+)
+def test_an_answer_that_is_no_bigquery_answer_is_a_read_error(
+    gate, bigquery, kind, answer
+):
+    bigquery(fault=lambda k, n: answer if k == kind else None)
+
+    result = gate("run", *BIGQUERY_ARGS)
+
+    assert result.code == 3
+    assert "BigQuery gave no answer the client could read" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failing_insert_is_retried_only_within_the_budget(
+    gate, bigquery, monkeypatch
+):
+    fake = bigquery(
+        fault=lambda k, n: (
+            bigquery_error(503, "backendError", "busy")
+            if k == "insert"
+            else None
+        )
+    )
+    monkeypatch.setenv("GARDENER_GATE_RETRY_BUDGET", "1")
+
+    result = gate("run", *BIGQUERY_ARGS)
+
+    inserts = sum(1 for k, _, _ in fake.requests if k == "insert")
+    assert result.code == 3
+    assert "retry budget of 1 s" in result.stderr
+    # A second's budget holds a few tries, not the client's ten minutes.
+    assert 1 <= inserts <= 6
+
+
+def test_pages_that_never_end_leave_a_partial_run(gate, bigquery, monkeypatch):
+    monkeypatch.setattr(bigquery_module, "MAX_ROWS", 5)
+    bigquery(page_size=2)
+
+    result = gate("run", *BIGQUERY_ARGS, "--revision", NEW_REVISION)
+
+    assert result.code == 3
+    assert result.worklog["partial"] == (
+        "the BigQuery answer was cut after 5 rows"
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"entries": -5},
+        {"entries": None},
+        {"samples": []},
+        {"tallies": [{"part": "hour", "number": float("inf"), "n": 1}]},
+        {"tallies": [{"part": "hour", "number": 486000, "n": -3}]},
+        {
+            "tallies": [
+                {"part": "instance", "label": None, "number": None, "n": 2}
+            ]
+        },
+    ],
+    ids=[
+        "negative",
+        "null",
+        "no-samples",
+        "inf-hour",
+        "negative-tally",
+        "unnamed-instance",
+    ],
+)
+def test_a_malformed_row_is_skipped_not_fatal(change):
+    row = {
+        "fragment": False,
+        "entries": 3,
+        "duplicates": 0,
+        "first_seen": datetime(2025, 5, 13, tzinfo=UTC),
+        "last_seen": datetime(2025, 5, 13, 1, tzinfo=UTC),
+        "samples": [
+            '{"textPayload": "boom", "timestamp": "2025-05-13T00:00:00Z"}'
+        ],
+        "tallies": [],
+    }
+    row.update(change)
+
+    read = list(bigquery_module.read_rows([row]))
+
+    assert len(read) == 1
+    assert not (
+        isinstance(read[0], EntryGroup)
+        and read[0].samples
+        and read[0].count < 0
+    )
