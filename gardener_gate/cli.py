@@ -77,6 +77,16 @@ def _cap(text: str) -> int:
     return int(text)
 
 
+def _label(text: str) -> str:
+    # GitHub reads a comma in a label filter as two labels.
+    label = text.strip()
+    if not label or "," in label or len(label) > 50:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a label: give 1 to 50 characters, no comma"
+        )
+    return label
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gardener-gate",
@@ -221,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--issue-label",
+        type=_label,
         default=DEFAULT_LABEL,
         metavar="NAME",
         help=f"the label of the gate's issues (default {DEFAULT_LABEL})",
@@ -301,6 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     publish.add_argument(
         "--issue-label",
+        type=_label,
         default=DEFAULT_LABEL,
         metavar="NAME",
         help=f"the label of the gate's issues (default {DEFAULT_LABEL})",

@@ -136,6 +136,7 @@ def not_filed(options: FilingOptions, problem: str | None) -> dict[str, Any]:
         "label": options.label,
         "opened": [],
         "updated": [],
+        "not_updated": [],
         "over_cap": [],
         "problem": problem,
     }
@@ -156,11 +157,21 @@ def file_issues(
             link = found.get(cluster["id"])
             done = {"cluster": cluster["id"]}
             if link is not None and link.is_open:
-                tracker.upsert_comment(
-                    link.number,
-                    options.marker,
-                    _counts_body(data, cluster, options),
-                )
+                try:
+                    tracker.upsert_comment(
+                        link.number,
+                        options.marker,
+                        _counts_body(data, cluster, options),
+                    )
+                except PullRequestError as fault:
+                    # One issue may be locked; the others still count.
+                    logger.info(
+                        "issue #%s not updated: %s", link.number, fault
+                    )
+                    filed["not_updated"].append(
+                        {**done, "number": link.number, "why": str(fault)}
+                    )
+                    continue
                 filed["updated"].append(
                     {**done, "number": link.number, "url": link.url}
                 )

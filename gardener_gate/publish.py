@@ -221,6 +221,11 @@ def _file(
             f"gardener-gate: over the cap of {options.max_issues} issues a "
             f"run, not opened: {', '.join(filed['over_cap'])}"
         )
+    for missed in filed["not_updated"]:
+        runner.warning(
+            f"gardener-gate: issue #{missed['number']} not updated: "
+            f"{missed['why']}"
+        )
     if filed["problem"]:
         runner.warning(f"gardener-gate: issues not opened: {filed['problem']}")
 

@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 from github import Auth, Github, GithubException
+from github.GithubException import BadAttributeException
 from github.Issue import Issue
 
 from gardener_gate.rules.load import is_rules_file
@@ -72,9 +74,11 @@ def _retry_after(fault: GithubException) -> float | None:
     if value is None and "rate limit" not in message:
         return None
     try:
-        return min(float(value), _MAX_WAIT) if value else _MAX_WAIT
+        wait = float(value) if value else _MAX_WAIT
     except ValueError:
         return _MAX_WAIT
+    # A negative or NaN header is no reason to crash, nor to wait long.
+    return min(max(wait, 0.0), _MAX_WAIT) if math.isfinite(wait) else _MAX_WAIT
 
 
 def connect(api_url: str, token: str) -> Github:
@@ -106,7 +110,12 @@ def login_of(github: Github) -> str:
 
 
 def upsert_comment(
-    issue: Issue, login: str, marker: str, body: str, short_body: str
+    issue: Issue,
+    login: str,
+    marker: str,
+    body: str,
+    short_body: str,
+    permission: str = "pull-requests: write",
 ) -> str:
     """Edit ``login``'s comment starting with ``marker``, or create it.
 
@@ -127,23 +136,26 @@ def upsert_comment(
             None,
         ),
         f"list the comments of #{issue.number}",
+        permission,
     )
     try:
-        return _write(issue, found, body)
+        return _write(issue, found, body, permission)
     except PullRequestError as fault:
         if "422" not in str(fault):
             raise
         # GitHub measured the body differently than we did; the short
         # version says what matters and points to the artifact.
         logger.info("comment refused (%s); trying a short one", fault)
-        return _write(issue, found, short_body)
+        return _write(issue, found, short_body, permission)
 
 
-def _write(issue: Issue, found: Any, text: str) -> str:
+def _write(issue: Issue, found: Any, text: str, permission: str) -> str:
     if found is not None:
-        call(lambda: found.edit(text), "edit the comment")
+        call(lambda: found.edit(text), "edit the comment", permission)
         return f"edited comment {found.id}"
-    created = call(lambda: issue.create_comment(text), "create the comment")
+    created = call(
+        lambda: issue.create_comment(text), "create the comment", permission
+    )
     return f"created comment {created.id}"
 
 
@@ -255,6 +267,7 @@ def call(
             TypeError,
             KeyError,
             AssertionError,
+            BadAttributeException,
         ) as fault:
             # PyGithub answers an HTML page (a wrong base URL) with
             # objects full of None, or fails to parse it.

@@ -778,6 +778,10 @@ def _filing_section(data: dict[str, Any]) -> list[str]:
             f"- {code(_short(titles.get(ident, '?'), 80))} ({code(ident)})"
             for ident in over
         ]
+    for missed in filing.get("not_updated", []):
+        lines.append(
+            f"- not updated: {_issue_ref(missed)}: {code(missed['why'])}"
+        )
     if filing.get("problem"):
         lines += ["", f"Stopped: {code(filing['problem'])}."]
     if len(lines) == 2:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from google.api_core import exceptions as api
 
 from gardener_gate.cloud import credentials_for
@@ -61,6 +62,8 @@ class RunAdmin:
             found = self._services.get_service(name=name)
         except api.GoogleAPICallError as fault:
             raise LogReadError(_explain(fault, name)) from None
+        except (api.RetryError, requests.RequestException) as fault:
+            raise LogReadError(_unreachable(name, fault)) from None
         shares: dict[str, float] = defaultdict(float)
         for status in found.traffic_statuses:
             kind = getattr(status.type_, "name", str(status.type_))
@@ -109,11 +112,8 @@ class RunAdmin:
             ]
         except api.GoogleAPICallError as fault:
             raise LogReadError(_explain(fault, name)) from None
-        except api.RetryError:
-            raise LogReadError(
-                f"Cloud Run did not answer when listing the revisions of "
-                f"{name}"
-            ) from None
+        except (api.RetryError, requests.RequestException) as fault:
+            raise LogReadError(_unreachable(name, fault)) from None
         older = sorted(
             (_aware(moment), short)
             for moment, short in found
@@ -131,7 +131,11 @@ class RunAdmin:
             found = self._revisions.get_revision(
                 name=f"{service_name}/revisions/{revision}"
             )
-        except (api.GoogleAPICallError, api.RetryError) as fault:
+        except (
+            api.GoogleAPICallError,
+            api.RetryError,
+            requests.RequestException,
+        ) as fault:
             logger.warning(
                 "could not read when revision %s started (%s); the window "
                 "is not bounded by it",
@@ -148,6 +152,14 @@ def _aware(moment: datetime) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _unreachable(name: str, fault: Exception) -> str:
+    return (
+        f"Cloud Run did not answer about {name} ({type(fault).__name__}); "
+        "check the network or GARDENER_GATE_RUN_ENDPOINT, or give "
+        "--revision explicitly"
+    )
 
 
 def _explain(fault: api.GoogleAPICallError, name: str) -> str:

@@ -46,7 +46,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LABEL = "gardener-gate"
 DEFAULT_LEVEL = 4
-_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_REPOSITORY = re.compile(
+    r"(?!\.{1,2}/)[A-Za-z0-9_.-]+/(?!\.{1,2}$)[A-Za-z0-9_.-]+"
+)
+# Issues read at most in one lookup.
+MAX_ISSUES = 5000
 _READ = "issues: read"
 _WRITE = "issues: write"
 # The whole id, whatever version of the clustering made it (c1-, c2-…).
@@ -203,8 +207,16 @@ class IssueTracker:
 
         def read() -> dict[str, list[IssueLink]]:
             found: dict[str, list[IssueLink]] = {}
-            for issue in self._repo.get_issues(state="all", labels=[label]):
-                idents = marked_clusters(issue.body or "")
+            listing = self._repo.get_issues(state="all", labels=[label])
+            for seen, issue in enumerate(listing):
+                if seen >= MAX_ISSUES:
+                    # Pages that never end, or a label on everything.
+                    raise PullRequestError(
+                        f"more than {MAX_ISSUES} issues are labelled "
+                        f"{label}; give the gate's issues a label of their "
+                        "own"
+                    )
+                idents = marked_clusters(str(issue.body or ""))
                 # The listing holds pull requests too. Asking for their
                 # ``pull_request`` field would fetch each issue again.
                 if "/pull/" in str(issue.html_url):
@@ -222,22 +234,25 @@ class IssueTracker:
         Raises:
             PullRequestError: GitHub refused or failed.
         """
-        issue = call(
-            lambda: self._repo.create_issue(
+
+        def create() -> tuple[IssueLink, bool]:
+            issue = self._repo.create_issue(
                 title=title, body=body, labels=[label]
-            ),
-            "open an issue",
-            _WRITE,
-        )
-        if label not in {str(given.name) for given in issue.labels}:
-            # Without push access GitHub drops the labels silently, and
-            # the next lookup would not find the issue.
-            logger.warning(
-                "issue #%s was opened without the label %s",
-                issue.number,
-                label,
             )
-        return _link(issue)
+            names = {str(given.name) for given in issue.labels}
+            return _link(issue), label in names
+
+        link, labelled = call(create, "open an issue", _WRITE)
+        if not labelled:
+            # Without push access GitHub drops the labels silently, and
+            # the next lookup would not find the issue: opening more
+            # would open them again on every run.
+            raise PullRequestError(
+                f"issue #{link.number} was opened without the label "
+                f"{label}, so later runs would not find it (the token may "
+                "lack push access); no more issues are opened"
+            )
+        return link
 
     def upsert_comment(self, number: int, marker: str, body: str) -> str:
         """Edit our comment starting with ``marker`` on an issue, or add it.
@@ -247,8 +262,10 @@ class IssueTracker:
         """
         if self._login is None:
             self._login = login_of(self._github)
-        issue = self._repo.get_issue(number)
-        return upsert_comment(issue, self._login, marker, body, body)
+        issue = call(
+            lambda: self._repo.get_issue(number), f"read #{number}", _READ
+        )
+        return upsert_comment(issue, self._login, marker, body, body, _WRITE)
 
 
 def look_up_issues(

@@ -710,3 +710,14 @@ def test_the_retry_budget_can_come_from_the_environment(
 
     assert result.code == 3
     assert sleeps == []
+
+
+def test_cloud_run_out_of_reach_is_a_read_error(gate, monkeypatch):
+    monkeypatch.setenv("GARDENER_GATE_RUN_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("GARDENER_GATE_LOGGING_ENDPOINT", "http://127.0.0.1:9")
+
+    result = gate("run", *CLOUD_ARGS, "--retry-budget", "0")
+
+    assert result.code == 3
+    assert "Cloud Run did not answer" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -18,7 +18,7 @@ from conftest import CASES, run_and_publish
 from fakes.github import GitHubFake, Issue, pull_request_runner
 from werkzeug import Response
 
-from gardener_gate import pull_request
+from gardener_gate import pull_request, tracker
 from gardener_gate.tracker import issue_marker, marked_clusters
 
 REPO = "platform/orders-api"
@@ -655,3 +655,118 @@ def test_a_regressed_cluster_can_be_accepted_from_its_worklog(
     assert "accept_snippet" in regressed
     assert accepted.cluster(title=FAILING_TITLE)["status"] == "accepted"
     assert accepted.code == 0
+
+
+# Faults a tester found: odd answers never crash a run or publish.
+
+
+def test_an_issue_field_of_the_wrong_type_leaves_regressions_unchecked(
+    gate, github, logs
+):
+    run_and_publish(gate, logs, "--open-issues", "P2")
+    github.issue(413).closed_at = "yesterday"
+
+    run, published = run_and_publish(gate, logs, "--open-issues", "P2")
+
+    assert run.code == 1
+    assert run.worklog["issues"]["checked"] is False
+    assert "not GitHub's API" in run.worklog["issues"]["problem"]
+    assert published.code == 0
+    assert "Traceback" not in run.stderr + published.stderr
+
+
+@pytest.mark.parametrize("header", ["-1", "nan"])
+def test_an_odd_retry_after_is_waited_as_no_time_or_the_cap(
+    gate, github, logs, waits, header
+):
+    github.fault = lambda method, path, count: (
+        Response(
+            '{"message": "You have exceeded a secondary rate limit"}',
+            status=403,
+            content_type="application/json",
+            headers={"Retry-After": header},
+        )
+        if path.endswith("/issues") and count == 1
+        else None
+    )
+
+    run = gate("run", "--logs", str(logs))
+
+    assert run.worklog["issues"]["checked"] is True
+    assert waits and 0 <= waits[0] <= 60
+
+
+def test_a_locked_issue_does_not_stop_the_others(gate, github, logs):
+    run_and_publish(gate, logs, "--open-issues", "P2", "--max-issues", "1")
+    github.fault = lambda method, path, count: (
+        Response(
+            '{"message": "Unable to create comment because issue is locked."}',
+            status=403,
+            content_type="application/json",
+        )
+        if method == "POST" and path.endswith("/issues/413/comments")
+        else None
+    )
+
+    run, published = run_and_publish(gate, logs, "--open-issues", "P2")
+
+    filed = json.loads((run.out / "worklog.json").read_text())["issues_filed"]
+    assert [d["number"] for d in filed["not_updated"]] == [413]
+    assert "missing issues: write permission" in filed["not_updated"][0]["why"]
+    assert [d["number"] for d in filed["opened"]] == [414]
+    assert filed["problem"] is None
+    assert "issue #413 not updated" in published.stdout
+
+
+def test_labels_dropped_by_github_stop_further_issues(gate, github, logs):
+    def unlabelled(method, path, count):
+        if method != "POST" or not path.endswith("/issues"):
+            return None
+        issue = Issue(413, "P1 x", "body", "github-actions[bot]", [])
+        return Response(
+            json.dumps(github._issue_json(issue)),
+            status=201,
+            content_type="application/json",
+        )
+
+    github.fault = unlabelled
+
+    run, published = run_and_publish(gate, logs, "--open-issues", "P2")
+
+    filed = json.loads((run.out / "worklog.json").read_text())["issues_filed"]
+    assert "opened without the label gardener-gate" in filed["problem"]
+    created = [
+        c for c in github.calls if c == ("POST", f"/repos/{REPO}/issues")
+    ]
+    assert len(created) == 1
+    assert "issues not opened" in published.stdout
+
+
+def test_a_listing_that_does_not_end_is_cut(gate, github, logs, monkeypatch):
+    monkeypatch.setattr(tracker, "MAX_ISSUES", 1)
+    run_and_publish(gate, logs, "--open-issues", "P2")
+
+    run = gate("run", "--logs", str(logs))
+
+    assert run.worklog["issues"]["checked"] is False
+    assert (
+        "more than 1 issues are labelled" in run.worklog["issues"]["problem"]
+    )
+
+
+@pytest.mark.parametrize("repository", ["../..", "owner/..", "./x"])
+def test_a_repository_with_dot_segments_is_refused(
+    gate, github, logs, repository
+):
+    run = gate("run", "--logs", str(logs), "--github-repo", repository)
+
+    assert "is not a repository" in run.worklog["issues"]["problem"]
+    assert not any(c[1].startswith("/issues") for c in github.calls)
+
+
+@pytest.mark.parametrize("label", ["a,b", "", " "])
+def test_a_label_github_would_split_or_ignore_is_refused(gate, logs, label):
+    with pytest.raises(SystemExit) as stopped:
+        gate("run", "--logs", str(logs), "--issue-label", label)
+
+    assert stopped.value.code == 2
