@@ -102,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
         help="explain on stderr what the run did (-v) and every decision "
         "it made (-vv)",
     )
+    issue_label = argparse.ArgumentParser(add_help=False)
+    issue_label.add_argument(
+        "--issue-label",
+        type=_label,
+        default=DEFAULT_LABEL,
+        metavar="NAME",
+        help=f"the label of the gate's issues (default {DEFAULT_LABEL})",
+    )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS
     )
@@ -110,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser(
-        "run", help="read logs, cluster, decide", parents=[verbose]
+        "run",
+        help="read logs, cluster, decide",
+        parents=[verbose, issue_label],
     )
     run.add_argument(
         "--logs",
@@ -229,18 +239,11 @@ def _parser() -> argparse.ArgumentParser:
         "GITHUB_REPOSITORY); the token is GITHUB_TOKEN, from the "
         "environment only",
     )
-    run.add_argument(
-        "--issue-label",
-        type=_label,
-        default=DEFAULT_LABEL,
-        metavar="NAME",
-        help=f"the label of the gate's issues (default {DEFAULT_LABEL})",
-    )
 
     publish = commands.add_parser(
         "publish",
         help="job summary, outputs, annotations and the PR comment",
-        parents=[verbose],
+        parents=[verbose, issue_label],
     )
     publish.add_argument(
         "--worklog",
@@ -309,13 +312,6 @@ def _parser() -> argparse.ArgumentParser:
         default=5,
         metavar="N",
         help="open at most N issues a run; the rest are listed (default 5)",
-    )
-    publish.add_argument(
-        "--issue-label",
-        type=_label,
-        default=DEFAULT_LABEL,
-        metavar="NAME",
-        help=f"the label of the gate's issues (default {DEFAULT_LABEL})",
     )
 
     rules = commands.add_parser("rules", help="work with rules files")
