@@ -405,6 +405,7 @@ class _Observer:
         self._redactor = redactor
         self._revisions: Counter[str] = Counter()
         self._starts: dict[str, datetime] = {}
+        self._first_origin: tuple[str | None, ...] = (None, None, None)
         self._instances: set[str] = set()
         self._origins: tuple[Counter[str], ...] = (
             Counter(),
@@ -418,6 +419,8 @@ class _Observer:
         Every revision's start, so that the one before can be found among
         many; the counts shown stop at fifty names.
         """
+        if not any(self._first_origin):
+            self._first_origin = (entry.service, entry.project, entry.location)
         label, moment = entry.revision, entry.timestamp
         if not label or moment is None:
             return
@@ -464,9 +467,15 @@ class _Observer:
             self._source.projects,
             self._source.regions,
         )
-        for target, counter in zip(targets, self._origins, strict=True):
+        for target, counter, first in zip(
+            targets, self._origins, self._first_origin, strict=True
+        ):
             for name, count in counter.items():
                 target[text(name)] += count
+            if not counter and first:
+                # Nothing in the window: the header still names the
+                # service the entries were of, with no entry counted.
+                target[text(first)] = 0
 
 
 def _select(

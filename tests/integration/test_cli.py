@@ -404,3 +404,18 @@ def test_http_snippets_pin_tools_by_name_and_never_browsers(gate):
     outage = yaml.safe_load(result.cluster(http_status=503)["accept_snippet"])
     assert probes[0]["match"]["user_agent"] == "python-httpx/*"
     assert "user_agent" not in outage[0]["match"]
+
+
+def test_a_window_without_entries_still_names_the_service(gate):
+    result = gate(
+        "run",
+        "--logs",
+        str(CASES / "staging-3day" / "input.json"),
+        "--window",
+        "3d",
+    )
+
+    assert result.worklog["verdict"] == "warn"
+    assert result.worklog["entries"]["analysed"] == 0
+    assert result.worklog["source"]["service"] == "orders-api"
+    assert result.markdown.startswith("# gardener-gate worklog: `orders-api`")
