@@ -111,11 +111,23 @@ def decide(
     ``links`` are the repository's issues that speak for clusters; one
     closed as fixed turns a cluster that is back into ``regressed``.
     """
+    clusters = list(clusters)
     compared = baseline.by_cluster if baseline is not None else {}
+    # Each signature is matched once against each cluster: matching runs
+    # patterns over texts, and both the status and staleness need it.
+    fitting = {
+        cluster.id: [s for s in rules.signatures if s.matches(cluster)]
+        for cluster in clusters
+    }
     findings = [
         _link(
             _assess(
-                cluster, rules, today, threshold, compared.get(cluster.id)
+                cluster,
+                fitting[cluster.id],
+                rules,
+                today,
+                threshold,
+                compared.get(cluster.id),
             ),
             links,
             threshold,
@@ -124,11 +136,7 @@ def decide(
     ]
     # A signature shadowed by an earlier one still describes something; only
     # one that fits no cluster at all is stale.
-    used = {
-        signature.id
-        for signature in rules.signatures
-        if any(signature.matches(f.cluster) for f in findings)
-    }
+    used = {s.id for fits in fitting.values() for s in fits}
     findings.sort(key=lambda f: (f.priority, -f.cluster.count, f.cluster.id))
     stale = tuple(s for s in rules.signatures if s.id not in used)
     verdict, reason = _verdict(findings, rules, threshold, no_data)
@@ -149,13 +157,14 @@ def decide(
 
 def _assess(
     cluster: Cluster,
+    fitting: list[Signature],
     rules: RuleSet,
     today: date,
     threshold: int,
     compared: Comparison | None,
 ) -> Finding:
     rise = compared.factor if compared is not None else None
-    signature = _signature(cluster, rules, today, rise)
+    signature = _signature(cluster, fitting, today, rise)
     priority, priority_rule = _priority(cluster, rules, signature)
     ran_out = None
     if signature is None:
@@ -197,7 +206,10 @@ def _assess(
 
 
 def _signature(
-    cluster: Cluster, rules: RuleSet, today: date, rise: float | None
+    cluster: Cluster,
+    fitting: list[Signature],
+    today: date,
+    rise: float | None,
 ) -> Signature | None:
     """The first signature that fits, one whose acceptance holds first.
 
@@ -206,7 +218,6 @@ def _signature(
     """
     if cluster.id == OVERFLOW_ID:
         return None
-    fitting = [s for s in rules.signatures if s.matches(cluster)]
     holding = (
         s
         for s in fitting
