@@ -134,11 +134,6 @@ def _check_baseline(request: RunRequest) -> None:
             "--baseline-revision compares two revisions of the file; name "
             "the one analysed with --revision"
         )
-    if wanted != "auto" and wanted == request.revision:
-        raise UsageError(
-            f"--baseline-revision {wanted} is the revision analysed; name "
-            "an earlier one, or auto"
-        )
 
 
 def prepare_baseline(
@@ -154,6 +149,7 @@ def prepare_baseline(
         UsageError: the file is not a worklog, or describes the revision
             analysed now.
     """
+    # After planning, so that --revision auto is resolved too.
     if request.baseline_revision not in (None, "auto") and (
         request.baseline_revision == options.revision
     ):
