@@ -33,15 +33,14 @@ DRAIN3_MASKS = (
 
 def ours(messages: list[str]) -> list[str]:
     """Group labels from the gate's own stages: normalise, redact, cluster."""
-    redactor = Redactor()
-    clusterer = Clusterer()
+    clusterer = Clusterer(redactor=Redactor())
     shapes: list[tuple[str, str] | None] = []
     for seq, message in enumerate(messages):
         entry = normalize(seq, message)
         if isinstance(entry, str):
             shapes.append(None)
             continue
-        shapes.append(clusterer.add(redactor.entry(entry)))
+        shapes.append(clusterer.add(entry))
     clusterer.clusters()
     return [
         clusterer.assignment[shape] if shape is not None else "(skipped)"

@@ -38,8 +38,9 @@ from gardener_gate.clock import format_time
 from gardener_gate.entry import LogEntry
 from gardener_gate.group import EntryGroup
 from gardener_gate.masking import mask, shape, template_route
+from gardener_gate.redact import Redactor
 from gardener_gate.severity import Severity
-from gardener_gate.stacktrace import StackTrace
+from gardener_gate.stacktrace import StackTrace, find_trace
 
 ALGORITHM = "c1"
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -229,7 +230,8 @@ class _Stats:
     latencies: _LatencyHistogram = field(
         default_factory=lambda: _LatencyHistogram()
     )
-    stack: StackTrace | None = None
+    # The trace of the earliest event, whatever order events came in.
+    stack: tuple[tuple[float, str, int], StackTrace] | None = None
     first_version: tuple[datetime | None, str] | None = None
     first_summary: tuple[tuple[float, str, int], str] | None = None
     members: list[tuple[str, str]] = field(default_factory=list)
@@ -238,18 +240,23 @@ class _Stats:
     hosts: set[str] = field(default_factory=set)
     unplaced: bool = False
 
-    def add(self, event: LogEntry) -> None:
+    def add(
+        self,
+        event: LogEntry,
+        seen: _Seen,
+        redactor: Redactor,
+    ) -> None:
         self.count += 1
         moment = event.timestamp
         self._widen(moment)
         if moment is not None:
             self.hours[int(moment.timestamp() // 3600)] += 1
-        self._keep_sample(event)
+        self._keep_sample(event, seen, redactor)
         self._note_version(event.version, moment)
         if event.http is not None:
             self.latencies.add(event.http.latency)
         instances = ((event.instance, 1),) if event.instance else ()
-        self._count_parts(event, 1, instances)
+        self._count_parts(event, 1, instances, seen.message)
 
     def add_group(
         self, samples: Sequence[LogEntry], group: EntryGroup
@@ -261,10 +268,12 @@ class _Stats:
         self._widen(group.last_seen)
         self.hours.update(dict(group.hours))
         for event in samples:
-            self._keep_sample(event)
+            self._keep_sample(event, _Seen(event.message, event.stack), None)
         self._note_version(samples[0].version, group.first_seen)
         self.latencies.add_counts(group.latencies, group.latency_buckets)
-        self._count_parts(samples[0], group.count, group.instances)
+        self._count_parts(
+            samples[0], group.count, group.instances, samples[0].message
+        )
 
     def _widen(self, moment: datetime | None) -> None:
         if moment is None:
@@ -274,19 +283,26 @@ class _Stats:
         if self.last_seen is None or moment > self.last_seen:
             self.last_seen = moment
 
-    def _keep_sample(self, event: LogEntry) -> None:
+    def _keep_sample(
+        self, event: LogEntry, seen: _Seen, redactor: Redactor | None
+    ) -> None:
+        # ``seen`` holds the event's redacted message and trace; the rest
+        # of the event is redacted only when it becomes a sample, which
+        # few events do (``redactor`` is None for events redacted whole).
         order = _order(event)
         if len(self.samples) < SAMPLES or order < self.samples[-1][0]:
-            bisect.insort(self.samples, (order, _sample(event)))
+            shown = event if redactor is None else redactor.entry(event)
+            bisect.insort(self.samples, (order, _sample(shown)))
             del self.samples[SAMPLES:]
-        if self.stack is None and event.stack is not None:
-            self.stack = event.stack
-        if event.stack is not None:
-            summary = _human_line(event.message)
-            if summary and (
-                self.first_summary is None or order < self.first_summary[0]
-            ):
-                self.first_summary = (order, summary)
+        if seen.stack is None:
+            return
+        if self.stack is None or order < self.stack[0]:
+            self.stack = (order, seen.stack)
+        summary = _human_line(seen.message)
+        if summary and (
+            self.first_summary is None or order < self.first_summary[0]
+        ):
+            self.first_summary = (order, summary)
 
     def _note_version(
         self, version: str | None, moment: datetime | None
@@ -302,6 +318,7 @@ class _Stats:
         event: LogEntry,
         count: int,
         instances: Iterable[tuple[str, int]],
+        message: str,
     ) -> None:
         if event.revision:
             self._tally("revisions", event.revision, count)
@@ -321,8 +338,8 @@ class _Stats:
             route = template_route(event.http.url)
             self._tally("routes", f"{event.http.method} {route}", count)
             self._tally("clients", event.http.user_agent or "(none)", count)
-            if event.message.strip():
-                self._tally("platform messages", mask(event.message), count)
+            if message.strip():
+                self._tally("platform messages", mask(message), count)
 
     def _tally(self, name: str, value: str, count: int = 1) -> None:
         self.breakdown.setdefault(name, _Breakdown()).add(value, count)
@@ -346,20 +363,37 @@ class _Stats:
             or other.first_summary < self.first_summary
         ):
             self.first_summary = other.first_summary
+        if other.stack is not None and (
+            self.stack is None or other.stack[0] < self.stack[0]
+        ):
+            self.stack = other.stack
+        if other.first_version is not None:
+            self._note_version(other.first_version[1], other.first_version[0])
 
-    def freeze(self) -> Cluster:
+    def freeze(self, redactor: Redactor) -> Cluster:
+        # Breakdown values, hosts and versions were counted as logged;
+        # they are redacted here, once per distinct value, and values that
+        # redact alike are counted together.
+        text = redactor.text
+        breakdown: dict[str, tuple[tuple[str, int], ...]] = {}
+        for name, rows in self.breakdown.items():
+            shown = _Breakdown()
+            for value, count in rows.items():
+                shown[value if value == _OTHER else text(value)] += count
+            breakdown[name] = shown.rows()
         frames: tuple[str, ...] = ()
         location = None
-        locations = self.breakdown.get("locations")
+        locations = breakdown.get("locations")
         if locations:
-            location = locations.rows()[0][0]
+            location = locations[0][0]
         if self.stack is not None:
+            stack = self.stack[1]
             frames = tuple(
                 f"{f.file}:{f.line} in {f.function}"
-                for f in self.stack.frames
+                for f in stack.frames
                 if f.is_app
             )
-            culprit = self.stack.culprit
+            culprit = stack.culprit
             if culprit is not None and location is None:
                 location = f"{culprit.file}:{culprit.line} {culprit.function}"
         return Cluster(
@@ -374,18 +408,16 @@ class _Stats:
             samples=tuple(sample for _, sample in self.samples),
             hours=tuple(sorted(self.hours.items())),
             status=self.status,
-            breakdown={
-                name: rows.rows() for name, rows in self.breakdown.items()
-            },
+            breakdown=breakdown,
             location=location,
             summary=self.first_summary[1] if self.first_summary else None,
-            first_version=self.first_version[1]
+            first_version=text(self.first_version[1])
             if self.first_version
             else None,
             latency_p50=self.latencies.quantile(0.5),
             frames=frames,
             sole_instance=(
-                next(iter(self.hosts))
+                text(next(iter(self.hosts)))
                 if len(self.hosts) == 1 and not self.unplaced
                 else None
             ),
@@ -403,10 +435,29 @@ def cluster_id(kind: str, key: str) -> str:
 OVERFLOW_ID = cluster_id("message", "overflow")
 
 
-class Clusterer:
-    """Accumulates events into clusters, in memory bounded by clusters."""
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What an event's cluster is decided on: its redacted message and
+    the trace read from it."""
 
-    def __init__(self, max_clusters: int = MAX_CLUSTERS) -> None:
+    message: str
+    stack: StackTrace | None
+
+
+class Clusterer:
+    """Accumulates events into clusters, in memory bounded by clusters.
+
+    Events come in as read; the clusterer redacts what it keeps with
+    ``redactor`` (the message of every event, the rest of the few events
+    kept as samples, and breakdown values once each).
+    """
+
+    def __init__(
+        self,
+        max_clusters: int = MAX_CLUSTERS,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self._redactor = redactor if redactor is not None else Redactor()
         self._stats: dict[tuple[str, str], _Stats] = {}
         self._max = max_clusters
         self.traffic = Traffic()
@@ -423,19 +474,29 @@ class Clusterer:
         if is_traffic(event):
             self.count_traffic(event)
             return None
-        stats, shape = self._stats_for(event)
-        stats.add(event)
+        seen = self._seen(event)
+        stats, shape = self._stats_for(event, seen)
+        stats.add(event, seen, self._redactor)
         return shape
+
+    def _seen(self, event: LogEntry) -> _Seen:
+        message = self._redactor.message(event)
+        if event.stack is None or message == event.message:
+            return _Seen(message, event.stack)
+        # Paths and exception names are shown too: the trace is read again
+        # from the redacted text.
+        return _Seen(message, find_trace(message))
 
     def add_group(
         self, samples: Sequence[LogEntry], group: EntryGroup
     ) -> None:
         """Count a group of like entries that the source counted for us.
 
-        ``samples`` are the group's earliest entries, normalised and
-        redacted; the first decides the cluster, as it would have decided
-        for every entry of the group.
+        ``samples`` are the group's earliest entries, normalised; the first
+        decides the cluster, as it would have decided for every entry of
+        the group.
         """
+        samples = [self._redactor.entry(sample) for sample in samples]
         first = samples[0]
         if is_traffic(first):
             assert first.http is not None and first.http.status is not None
@@ -445,16 +506,21 @@ class Clusterer:
                 group.latencies, group.latency_buckets
             )
             return
-        stats, shape = self._stats_for(first)
+        seen = _Seen(first.message, first.stack)
+        stats, shape = self._stats_for(first, seen)
         for event in samples[1:]:
-            kind, key, title = _identify(event)
+            kind, key, title = _identify(
+                event, _Seen(event.message, event.stack)
+            )
             if (kind, key) == shape and kind == "message":
                 stats.title = min(stats.title, title)
         stats.add_group(samples, group)
 
-    def _stats_for(self, event: LogEntry) -> tuple[_Stats, tuple[str, str]]:
+    def _stats_for(
+        self, event: LogEntry, seen: _Seen
+    ) -> tuple[_Stats, tuple[str, str]]:
         http_status = event.http.status if event.http is not None else None
-        kind, key, title = _identify(event)
+        kind, key, title = _identify(event, seen)
         stats = self._stats.get((kind, key))
         if stats is None:
             if len(self._stats) >= self._max:
@@ -490,7 +556,7 @@ class Clusterer:
         merged = _merge_variables(list(self._stats.values()))
         frozen = []
         for stats in merged:
-            cluster = stats.freeze()
+            cluster = stats.freeze(self._redactor)
             frozen.append(cluster)
             for member in stats.members:
                 self.assignment[member] = cluster.id
@@ -504,22 +570,22 @@ def is_traffic(event: LogEntry) -> bool:
     return status is not None and 200 <= status < 400
 
 
-def _identify(event: LogEntry) -> tuple[str, str, str]:
+def _identify(event: LogEntry, seen: _Seen) -> tuple[str, str, str]:
     if event.http is not None:
         status = event.http.status
         return "http", str(status or "unknown"), _http_title(status)
     if event.kind == "audit":
-        title = event.message
+        title = seen.message
         return "audit", f"{event.severity.name}\0{title}", title
-    if event.stack is not None:
-        stack = event.stack
+    if seen.stack is not None:
+        stack = seen.stack
         culprit = stack.culprit
         if culprit is None:
             title = stack.exception
         else:
             title = f"{stack.exception} in {culprit.function} ({culprit.file})"
         return "trace", title, title
-    template = mask(event.message)
+    template = mask(seen.message)
     return "message", f"{event.severity.name}\0{shape(template)}", template
 
 

@@ -37,7 +37,12 @@ _TEXT_LEVEL = re.compile(
 _MAX_JSON_MESSAGE = 4000
 
 
-@dataclass(frozen=True, slots=True)
+# The two records below are built for every entry read. They are not
+# frozen: a frozen dataclass sets each field through object.__setattr__,
+# which made building a LogEntry five times slower (4 µs against 0.8 µs),
+# a tenth of the whole gate's time. Nothing changes them once built; a
+# changed entry is a new one (dataclasses.replace).
+@dataclass(slots=True)
 class HttpRequest:
     """The parts of ``httpRequest`` the gate uses, with types coerced."""
 
@@ -49,7 +54,7 @@ class HttpRequest:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogEntry:
     """One log entry, read into the fields the gate reasons about.
 

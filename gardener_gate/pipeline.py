@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gardener_gate.baseline import Baseline, compare, span_hours
-from gardener_gate.cluster import Cluster, Clusterer, Traffic, is_traffic
+from gardener_gate.cluster import Cluster, Clusterer, Traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.group import EntryGroup
@@ -195,7 +195,7 @@ def run_gate(
         source.window_start, source.window_end = start, end
         source.window_given = True
     redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
-    clusterer = Clusterer()
+    clusterer = Clusterer(redactor=redactor)
     observer = _Observer(source, redactor)
     groups: list[tuple[EntryGroup, list[LogEntry]]] = []
     entries = _select(
@@ -208,11 +208,7 @@ def run_gate(
     )
     for event in Stitcher().events(entries):
         counts.events += 1
-        if is_traffic(event):
-            # The baseline keeps a status and a latency, nothing to redact.
-            clusterer.count_traffic(event)
-        else:
-            clusterer.add(redactor.entry(event))
+        clusterer.add(event)
     for group, samples in groups:
         counts.events += group.count
         # The first sample is the group's earliest entry: the revision's
@@ -224,7 +220,7 @@ def run_gate(
         )
         source.widen(group.first_seen)
         source.widen(group.last_seen)
-        clusterer.add_group([redactor.entry(s) for s in samples], group)
+        clusterer.add_group(samples, group)
     observer.finish()
     if isinstance(logs, MeteredSource):
         source.bytes_processed = logs.bytes_processed

@@ -321,13 +321,7 @@ class Redactor:
         never shown as they stand (the run reports its origin through its
         own redacted counts), so they are left as they are.
         """
-        if entry.flattened is not None:
-            shown = json.dumps(
-                self.value(entry.flattened), sort_keys=True, ensure_ascii=False
-            )
-            message = self.text(shown[:_FLATTENED_CHARS])
-        else:
-            message = self.text(entry.message)
+        message = self.message(entry)
         # A trace is read again from the redacted text: its title, frames
         # and location are shown, and paths or exception names can hold
         # addresses and tokens as well as the message can.
@@ -365,6 +359,19 @@ class Redactor:
             http=None if entry.http is None else self._http(entry.http),
             stack=stack,
         )
+
+    def message(self, entry: LogEntry) -> str:
+        """The entry's message, redacted.
+
+        A message written out from a JSON value is written again from the
+        value redacted, so that secrets under secret keys go too.
+        """
+        if entry.flattened is None:
+            return self.text(entry.message)
+        shown = json.dumps(
+            self.value(entry.flattened), sort_keys=True, ensure_ascii=False
+        )
+        return self.text(shown[:_FLATTENED_CHARS])
 
     def _http(self, http: HttpRequest) -> HttpRequest:
         return dataclasses.replace(

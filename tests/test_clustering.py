@@ -17,6 +17,8 @@ from bench.corpus import labelled_lines
 from bench.parsers import ours
 from gardener_gate.cluster import Clusterer
 from gardener_gate.entry import normalize
+from gardener_gate.masking import MAX_TEMPLATE_INPUT, _mask, mask
+from gardener_gate.redact import Redactor
 
 LOGHUB = DATA / "loghub-2k"
 
@@ -103,3 +105,79 @@ def test_past_the_cap_new_shapes_share_one_visible_cluster():
         "Other events (cluster limit reached)": 2,
     }
     assert clusterer.overflow == 2
+
+
+def test_texts_that_differ_in_digits_get_the_template_masking_gives():
+    # Templates are looked up by the text with its digits blanked; the
+    # lookup must give what the masks themselves give, for every digit.
+    texts = []
+    for system in ("Windows", "HDFS", "Android", "BGL"):
+        texts += labelled_lines(LOGHUB, system)[0]
+    rng = random.Random(3)
+    texts += [
+        "".join(str(rng.randrange(10)) if c.isdigit() else c for c in text)
+        for text in texts
+    ]
+    texts += ["flags 0x1f", "flags 7x1f", "at http://[::1]:80/x 12", "a 1"]
+
+    differ = [
+        text
+        for text in texts
+        if mask(text) != _mask.__wrapped__(text[:MAX_TEMPLATE_INPUT])
+    ]
+
+    assert differ == []
+    assert len(texts) > 10_000
+
+
+SECRET = "ghp_" + "a1B2" * 9
+
+
+def test_what_a_cluster_keeps_unredacted_is_redacted_when_shown():
+    # Events are redacted whole only when they become samples; breakdown
+    # values, the version and the sole instance are redacted at the end.
+    clusterer = Clusterer(redactor=Redactor())
+    for seq in range(5):
+        raw = {
+            "timestamp": f"2025-05-12T19:00:0{seq}Z",
+            "insertId": f"i{seq}",
+            "logName": f"projects/p/logs/{SECRET}",
+            "resource": {"labels": {"revision_name": f"rev-{SECRET}"}},
+            "labels": {"instanceId": f"inst-{SECRET}"},
+            "httpRequest": {
+                "requestMethod": "GET",
+                "requestUrl": f"https://a.example/reset/{SECRET}?x=1",
+                "status": 500,
+                "userAgent": f"agent {SECRET}",
+            },
+            "jsonPayload": {
+                "message": f"failed for token {SECRET}",
+                "logger": f"app.{SECRET}",
+                "serviceContext": {"version": f"v-{SECRET}"},
+                "context": {
+                    "reportLocation": {"filePath": f"/app/{SECRET}.py"}
+                },
+            },
+        }
+        entry = normalize(seq, raw)
+        assert not isinstance(entry, str)
+        clusterer.add(entry)
+
+    (cluster,) = clusterer.clusters()
+    shown = json.dumps(
+        [
+            cluster.title,
+            cluster.samples,
+            cluster.breakdown,
+            cluster.first_version,
+            cluster.sole_instance,
+            cluster.location,
+            cluster.summary,
+        ],
+        default=str,
+    )
+
+    assert SECRET not in shown
+    assert SECRET[4:] not in shown
+    assert "platform messages" in cluster.breakdown
+    assert cluster.sole_instance is not None

@@ -19,12 +19,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2
 
-from gardener_gate.cluster import Cluster
 from gardener_gate.severity import Severity
+
+if TYPE_CHECKING:
+    # Annotations only: the clusterer redacts with patterns compiled here.
+    from gardener_gate.cluster import Cluster
 
 # Patterns run over bounded text, so that their cost is bounded too.
 MAX_MATCH_TEXT = 8192
