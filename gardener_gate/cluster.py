@@ -18,6 +18,7 @@ __all__ = [
     "ALGORITHM",
     "OVERFLOW_ID",
     "Cluster",
+    "ClusterState",
     "Clusterer",
     "Traffic",
     "is_traffic",
@@ -47,6 +48,9 @@ _LATEST = datetime.max.replace(tzinfo=UTC)
 SAMPLES = 3
 MAX_CLUSTERS = 5000
 _BREAKDOWN_KEYS = 50
+# Values counted apart before the rest count as (other); the rows shown
+# are the most frequent of them, whatever order the events came in.
+_BREAKDOWN_KEEP = 200
 _OTHER = "(other)"
 _MESSAGE_CHARS = 2000
 _MESSAGE_LINES = 40
@@ -203,13 +207,22 @@ class _Breakdown(Counter[str]):
     """A counter that folds values past a limit into one ``(other)`` row."""
 
     def add(self, value: str, count: int = 1) -> None:
-        if value in self or len(self) < _BREAKDOWN_KEYS:
+        if value in self or len(self) < _BREAKDOWN_KEEP:
             self[value] += count
         else:
             self[_OTHER] += count
 
     def rows(self) -> tuple[tuple[str, int], ...]:
-        return tuple(sorted(self.items(), key=lambda kv: (-kv[1], kv[0])))
+        """The most frequent values, and the rest as ``(other)``."""
+        ranked = sorted(
+            (kv for kv in self.items() if kv[0] != _OTHER),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        other = self[_OTHER] + sum(n for _, n in ranked[_BREAKDOWN_KEYS:])
+        shown = ranked[:_BREAKDOWN_KEYS]
+        if other:
+            shown.append((_OTHER, other))
+        return tuple(sorted(shown, key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass(slots=True)
@@ -307,9 +320,11 @@ class _Stats:
     def _note_version(
         self, version: str | None, moment: datetime | None
     ) -> None:
+        # Equal moments fall to the smaller version, whatever the order.
         if version and (
             self.first_version is None
-            or (moment or _LATEST) < (self.first_version[0] or _LATEST)
+            or ((moment or _LATEST), version)
+            < ((self.first_version[0] or _LATEST), self.first_version[1])
         ):
             self.first_version = (moment, version)
 
@@ -344,8 +359,15 @@ class _Stats:
     def _tally(self, name: str, value: str, count: int = 1) -> None:
         self.breakdown.setdefault(name, _Breakdown()).add(value, count)
 
-    def absorb(self, other: _Stats) -> None:
-        self.members.extend(other.members)
+    def join(self, later: _Stats) -> None:
+        """Add the same cluster's events counted elsewhere."""
+        if self.kind == "message":
+            self.title = min(self.title, later.title)
+        self.absorb(later, members=False)
+
+    def absorb(self, other: _Stats, *, members: bool = True) -> None:
+        if members:
+            self.members.extend(other.members)
         self.hosts = set(sorted(self.hosts | other.hosts)[:2])
         self.unplaced = self.unplaced or other.unplaced
         self.count += other.count
@@ -433,6 +455,15 @@ def cluster_id(kind: str, key: str) -> str:
 # Past the cap, events of new shapes share this one cluster. It holds
 # unrelated events, so no signature may accept it.
 OVERFLOW_ID = cluster_id("message", "overflow")
+
+
+@dataclass(slots=True)
+class ClusterState:
+    """What a clusterer counted, to be joined into another."""
+
+    stats: dict[tuple[str, str], _Stats]
+    traffic: Traffic
+    overflow: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +571,28 @@ class Clusterer:
             stats.title = title
         stats.severity = max(stats.severity, event.severity)
         return stats, (kind, key)
+
+    def state(self) -> ClusterState:
+        """What was counted, to be joined into another clusterer."""
+        return ClusterState(self._stats, self.traffic, self.overflow)
+
+    def join(self, later: ClusterState) -> str | None:
+        """Add what another clusterer counted; why not, if a cluster limit
+        makes the result depend on which events came first."""
+        if self.overflow or later.overflow:
+            return "more clusters than the limit"
+        for key, stats in later.stats.items():
+            mine = self._stats.get(key)
+            if mine is None:
+                self._stats[key] = stats
+            else:
+                mine.join(stats)
+        if len(self._stats) > self._max:
+            return "more clusters than the limit"
+        self.traffic.count += later.traffic.count
+        self.traffic.by_status.update(later.traffic.by_status)
+        self.traffic.latencies.merge(later.traffic.latencies)
+        return None
 
     def count_traffic(self, event: LogEntry) -> None:
         """Count a successful request into the baseline: status, latency.

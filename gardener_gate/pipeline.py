@@ -23,15 +23,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gardener_gate.baseline import Baseline, compare, span_hours
-from gardener_gate.cluster import Cluster, Clusterer, Traffic
+from gardener_gate.beside import Beside, can_fork
+from gardener_gate.cluster import Cluster, Clusterer, ClusterState, Traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError, UsageError
 from gardener_gate.group import EntryGroup
 from gardener_gate.redact import Redactor, clean_text
 from gardener_gate.rules import RuleSet
 from gardener_gate.seen import KeySet
-from gardener_gate.source import Record, Skip
-from gardener_gate.stitch import Stitcher
+from gardener_gate.source import FileSource, Record, Skip
+from gardener_gate.stitch import Stitcher, Unsplittable
 from gardener_gate.verdict import Decision, decide
 
 if TYPE_CHECKING:
@@ -87,6 +88,18 @@ class Counts:
         self.skipped += count
         if len(self.skip_reasons) < MAX_SKIP_REASONS:
             self.skip_reasons.append(reason)
+
+    def join(self, later: Counts) -> None:
+        """Add the counts of records read after these."""
+        self.read += later.read
+        self.skipped += later.skipped
+        self.skip_reasons = (self.skip_reasons + later.skip_reasons)[
+            :MAX_SKIP_REASONS
+        ]
+        self.duplicates += later.duplicates
+        self.outside_window += later.outside_window
+        self.outside_revision += later.outside_revision
+        self.events += later.events
 
 
 @dataclass(slots=True)
@@ -188,28 +201,31 @@ def run_gate(
         LogReadError: the logs cannot be read, or the revision asked for is
             not in them.
     """
-    counts = Counts()
     source = SourceInfo(logs.kind, clean_text(logs.name))
     start, end = window_bounds(options)
     if end is not None:
         source.window_start, source.window_end = start, end
         source.window_given = True
     redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
-    clusterer = Clusterer(redactor=redactor)
-    observer = _Observer(source, redactor)
-    groups: list[tuple[EntryGroup, list[LogEntry]]] = []
-    entries = _select(
-        _entries(logs.records(), counts, source, groups),
-        options,
-        counts,
-        observer,
-        start,
-        end,
+    reading = None
+    if isinstance(logs, FileSource):
+        reading = _read_in_halves(logs, options, source, redactor, start, end)
+    if reading is None:
+        reading = _Reading(source, redactor, Stitcher())
+        reading.read(logs.records(), options, start, end)
+    # Read in halves, the first half's copy of the source holds the names.
+    source, counts, observer, clusterer = (
+        reading.source,
+        reading.counts,
+        reading.observer,
+        reading.clusterer,
     )
-    for event in Stitcher().events(entries):
-        counts.events += 1
-        clusterer.add(event)
-    for group, samples in groups:
+    if counts.read == 0 and counts.skipped:
+        raise LogReadError(
+            f"{source.name}: none of its {counts.skipped} records is a log "
+            f"entry ({counts.skip_reasons[0]})"
+        )
+    for group, samples in reading.groups:
         counts.events += group.count
         # The first sample is the group's earliest entry: the revision's
         # start comes out right.
@@ -340,10 +356,141 @@ def window_bounds(
     return start, end
 
 
+class _Reading:
+    """What reading records builds up: counts, names seen, clusters.
+
+    A file read in two halves at once has one per half; the second is
+    joined into the first, to the same result as reading the file whole.
+    """
+
+    def __init__(
+        self, source: SourceInfo, redactor: Redactor, stitcher: Stitcher
+    ) -> None:
+        self.counts = Counts()
+        self.source = source
+        self.observer = _Observer(source, redactor)
+        self.clusterer = Clusterer(redactor=redactor)
+        self.seen = KeySet()
+        self.stitcher = stitcher
+        self.groups: list[tuple[EntryGroup, list[LogEntry]]] = []
+
+    def read(
+        self,
+        records: Iterable[Record | Skip | EntryGroup],
+        options: RunOptions,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> None:
+        entries = _select(
+            _entries(records, self.counts, self.groups),
+            options,
+            self.counts,
+            self.observer,
+            self.seen,
+            start,
+            end,
+        )
+        for event in self.stitcher.events(entries):
+            self.counts.events += 1
+            self.clusterer.add(event)
+
+    def half(self, partial: str | None) -> _Half:
+        """What the second half hands over to be joined."""
+        return _Half(
+            counts=self.counts,
+            seen_start=self.source.seen_start,
+            seen_end=self.source.seen_end,
+            observer=self.observer.state(),
+            clusters=self.clusterer.state(),
+            keys=self.seen,
+            first_runs=self.stitcher.first_runs,
+            partial=partial,
+        )
+
+    def join(self, half: _Half) -> str | None:
+        """Take in the second half; why not, if it cannot be exact."""
+        if self.seen.overlaps(half.keys):
+            return "an entry is in both halves"
+        why = self.observer.join(half.observer) or self.clusterer.join(
+            half.clusters
+        )
+        if why:
+            return why
+        self.counts.join(half.counts)
+        self.source.widen(half.seen_start)
+        self.source.widen(half.seen_end)
+        # Each stream's last run in the first half meets its first run in
+        # the second, as it would have reading on.
+        last_runs = self.stitcher.last_runs
+        for key in {**last_runs, **half.first_runs}:
+            run = last_runs.get(key, []) + half.first_runs.get(key, [])
+            for event in Stitcher().events(run):
+                self.counts.events += 1
+                self.clusterer.add(event)
+        if self.clusterer.overflow:
+            return "more clusters than the limit"
+        return None
+
+
+@dataclass(slots=True)
+class _Half:
+    """The second half's reading, as it crosses between processes."""
+
+    counts: Counts
+    seen_start: datetime | None
+    seen_end: datetime | None
+    observer: _ObserverState
+    clusters: ClusterState
+    keys: KeySet
+    first_runs: dict[tuple[str, str], list[LogEntry]]
+    partial: str | None
+
+
+def _read_in_halves(
+    logs: FileSource,
+    options: RunOptions,
+    source: SourceInfo,
+    redactor: Redactor,
+    start: datetime | None,
+    end: datetime | None,
+) -> _Reading | None:
+    """Read a large file as two halves at once, or None to read it whole.
+
+    The second half is read in a forked process while this one reads the
+    first. Where joining could give another result than one pass (an
+    entry in both halves, a name or cluster limit reached, a trace run
+    too long to set aside), the file is read again whole.
+    """
+    cut = logs.halves()
+    if cut is None or not can_fork():
+        return None
+
+    def second() -> _Half | None:
+        part = _Reading(replace(source), redactor, Stitcher(defer_first=True))
+        try:
+            part.read(logs.records_between(cut, None), options, start, end)
+        except Unsplittable as why:
+            logger.info("reading the file whole: %s", why)
+            return None
+        return part.half(logs.partial)
+
+    beside = Beside(second)
+    first = _Reading(replace(source), redactor, Stitcher(hold_last=True))
+    first.read(logs.records_between(0, cut), options, start, end)
+    half = beside.result()
+    if half is None:
+        return None
+    why = first.join(half)
+    if why is not None:
+        logger.info("reading the file whole: %s", why)
+        return None
+    logs.partial = logs.partial or half.partial
+    return first
+
+
 def _entries(
     records: Iterable[Record | Skip | EntryGroup],
     counts: Counts,
-    source: SourceInfo,
     groups: list[tuple[EntryGroup, list[LogEntry]]],
 ) -> Iterator[LogEntry]:
     for record in records:
@@ -361,11 +508,6 @@ def _entries(
             continue
         counts.read += 1
         yield entry
-    if counts.read == 0 and counts.skipped:
-        raise LogReadError(
-            f"{source.name}: none of its {counts.skipped} records is a log "
-            f"entry ({counts.skip_reasons[0]})"
-        )
 
 
 def _read_group(
@@ -389,6 +531,27 @@ def _read_group(
     groups.append((group, samples))
 
 
+@dataclass(slots=True)
+class _ObserverState:
+    """What an observer noted, without the objects it reports to."""
+
+    revisions: Counter[str]
+    starts: dict[str, datetime]
+    first_origin: tuple[str | None, ...]
+    instances: set[str]
+    origins: tuple[Counter[str], ...]
+
+
+def _join_counts(ours: Counter[str], theirs: Counter[str], limit: int) -> bool:
+    """Add ``theirs`` to ``ours`` if no value was or would be left out."""
+    if len(ours) >= limit or len(theirs) >= limit:
+        return False
+    if len(ours.keys() | theirs.keys()) > limit:
+        return False
+    ours.update(theirs)
+    return True
+
+
 class _Observer:
     """Notes where entries came from; the names are redacted at the end.
 
@@ -408,6 +571,8 @@ class _Observer:
             Counter(),
             Counter(),
         )
+        self._last_where: tuple[str | None, ...] = (None, None, None)
+        self._repeats = 0
 
     def start(self, entry: LogEntry) -> None:
         """Note when the entry's revision was first seen, window or not.
@@ -438,20 +603,64 @@ class _Observer:
         count: int = 1,
         instances: Iterable[str] = (),
     ) -> None:
-        for counter, value in zip(
-            self._origins,
-            (entry.service, entry.project, entry.location),
-            strict=True,
-        ):
-            if value and (value in counter or len(counter) < 20):
-                counter[value] += count
+        where = (entry.service, entry.project, entry.location)
+        if where == self._last_where:
+            # Most entries come from where the one before came from.
+            self._repeats += count
+        else:
+            self._count_where()
+            self._last_where, self._repeats = where, count
         for instance in (entry.instance, *instances):
             if instance and len(self._instances) < _MAX_INSTANCES:
                 self._instances.add(instance)
         self._source.widen(entry.timestamp)
 
+    def _count_where(self) -> None:
+        for counter, value in zip(
+            self._origins, self._last_where, strict=True
+        ):
+            if value and (value in counter or len(counter) < 20):
+                counter[value] += self._repeats
+        self._repeats = 0
+
+    def state(self) -> _ObserverState:
+        """What was noted, to be joined into another observer."""
+        self._count_where()
+        return _ObserverState(
+            self._revisions,
+            self._starts,
+            self._first_origin,
+            self._instances,
+            self._origins,
+        )
+
+    def join(self, later: _ObserverState) -> str | None:
+        """Add what was noted of later entries; why not, if it cannot be
+        exact (a limit on names reached)."""
+        self._count_where()
+        starts = later.starts.keys() | self._starts.keys()
+        if len(starts) >= _MAX_REVISIONS:
+            return "more revisions than are noted"
+        for ours, theirs in zip(self._origins, later.origins, strict=True):
+            if not _join_counts(ours, theirs, 20):
+                return "more services, projects or regions than are noted"
+        if not _join_counts(self._revisions, later.revisions, 50):
+            return "more revisions than are counted"
+        for name, moment in later.starts.items():
+            first = self._starts.get(name)
+            if first is None or moment < first:
+                self._starts[name] = moment
+        if not any(self._first_origin):
+            self._first_origin = later.first_origin
+        for instance in later.instances:
+            if len(self._instances) >= _MAX_INSTANCES:
+                break
+            self._instances.add(instance)
+        return None
+
     def finish(self) -> None:
         """Put the redacted names into the source's counts."""
+        self._count_where()
         text = self._redactor.text
         for name, count in self._revisions.items():
             self._source.revisions[text(name) if name else "(none)"] += count
@@ -479,10 +688,10 @@ def _select(
     options: RunOptions,
     counts: Counts,
     observer: _Observer,
+    seen: KeySet,
     start: datetime | None,
     end: datetime | None,
 ) -> Iterator[LogEntry]:
-    seen = KeySet()
     for entry in entries:
         if entry.insert_id and not seen.add(
             hash((entry.log_name, entry.timestamp, entry.insert_id))

@@ -16,6 +16,7 @@ __all__ = [
 
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterator
 from heapq import merge
 
 _MASK64 = (1 << 64) - 1
@@ -62,6 +63,19 @@ class KeySet:
         if self._size * _BITS_PER_KEY > self._top:
             self._grow()
         return True
+
+    def overlaps(self, other: KeySet) -> bool:
+        """Whether a key is in both sets."""
+        small, large = sorted((self, other), key=len)
+        return any(large._holds(key) for key in small._keys())
+
+    def _keys(self) -> Iterator[int]:
+        for run in self._runs:
+            yield from run
+        yield from self._recent
+
+    def _holds(self, key: int) -> bool:
+        return key in self._recent or self._in_runs(key)
 
     def _in_runs(self, key: int) -> bool:
         for run in self._runs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "FORMATS",
+    "SPLIT_BYTES",
     "FileSource",
     "Record",
     "Skip",
@@ -20,7 +21,9 @@ import contextlib
 import gzip
 import io
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +39,9 @@ _CHUNK = 1 << 20
 # the rest of the file into memory.
 _MAX_RECORD = 64 << 20
 _SNIFF = 64 << 10
+# From this size on, a file of newline-delimited JSON is read in two halves
+# at once (see ``FileSource.halves``).
+SPLIT_BYTES = 32 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 # Strings whole (so that brackets inside them are skipped), and brackets.
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],]')
@@ -87,6 +93,98 @@ class FileSource:
                 # A compressed file cut short, or a disk fault: what was
                 # read stands, and the run says it is partial.
                 self.partial = f"the file could not be read to its end ({exc})"
+
+    def halves(self) -> int | None:
+        """Where to cut a large file of newline-delimited JSON in two.
+
+        The offset just past the newline nearest the middle, or None when
+        the file is better read whole: standard input, other formats,
+        compressed or small files, or no newline past the middle.
+        """
+        if self.name == "-" or self.fmt not in ("auto", "ndjson"):
+            return None
+        try:
+            with open(self.name, "rb") as stream:
+                facts = os.fstat(stream.fileno())
+                if not stat.S_ISREG(facts.st_mode):
+                    return None
+                if facts.st_size < SPLIT_BYTES:
+                    return None
+                head = stream.read(_SNIFF)
+                if head.startswith(_GZIP_MAGIC) or (
+                    _detect_format(head) != "ndjson"
+                ):
+                    return None
+                cut = _middle(facts.st_size)
+                stream.seek(cut)
+                while cut < facts.st_size:
+                    chunk = stream.read(_CHUNK)
+                    found = chunk.find(b"\n")
+                    if found >= 0:
+                        return cut + found + 1
+                    cut += len(chunk)
+                    if not chunk:
+                        break
+        except OSError:
+            return None
+        return None
+
+    def records_between(
+        self, start: int, end: int | None
+    ) -> Iterator[Record | Skip]:
+        """Yield the records of the file's bytes from ``start`` to ``end``.
+
+        ``start`` is 0 or just past a newline; lines are numbered as in
+        the whole file.
+        """
+        with _open(self.name) as stream:
+            try:
+                if start == 0:
+                    yield from read_records(
+                        cast(BinaryIO, _Bounded(stream, end)),
+                        self.fmt,
+                        self.name,
+                    )
+                    return
+                first = 1 + _count_lines(stream, start)
+                stream.seek(start)
+                bounded = cast(BinaryIO, _Bounded(stream, end))
+                yield from _read_ndjson(b"", bounded, first)
+            except (OSError, EOFError) as exc:
+                self.partial = f"the file could not be read to its end ({exc})"
+
+
+def _middle(size: int) -> int:
+    return size // 2
+
+
+def _count_lines(stream: BinaryIO, end: int) -> int:
+    stream.seek(0)
+    lines = 0
+    while end > 0:
+        chunk = stream.read(min(_CHUNK << 3, end))
+        if not chunk:
+            break
+        lines += chunk.count(b"\n")
+        end -= len(chunk)
+    return lines
+
+
+class _Bounded:
+    """A stream that ends at an offset of the file it reads."""
+
+    def __init__(self, stream: BinaryIO, end: int | None) -> None:
+        self._stream = stream
+        self._left = None if end is None else end - stream.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left is None:
+            return self._stream.read(size)
+        if size < 0 or size > self._left:
+            size = self._left
+        data = self._stream.read(size)
+        self._left -= len(data)
+        return data
 
 
 @contextlib.contextmanager
@@ -222,8 +320,10 @@ def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes | None]:
         yield b"".join(pending)
 
 
-def _read_ndjson(head: bytes, stream: BinaryIO) -> Iterator[Record | Skip]:
-    for number, raw in enumerate(_iter_lines(head, stream), start=1):
+def _read_ndjson(
+    head: bytes, stream: BinaryIO, first: int = 1
+) -> Iterator[Record | Skip]:
+    for number, raw in enumerate(_iter_lines(head, stream), start=first):
         if raw is None:
             yield Skip(number, f"line {number}: longer than 64 MiB")
             continue

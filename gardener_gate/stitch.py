@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __all__ = [
     "Stitcher",
+    "Unsplittable",
 ]
 
 import dataclasses
@@ -37,15 +38,41 @@ _FRAME = re.compile(r'^\s+(File "|at )')
 StreamKey = tuple[str, str]
 
 
-class Stitcher:
-    """Turns entries into events, joining split traces on the way."""
+class Unsplittable(Exception):
+    """A stream's first run is too long to be set aside for joining."""
 
-    def __init__(self) -> None:
+
+class Stitcher:
+    """Turns entries into events, joining split traces on the way.
+
+    A file read in parts gets a stitcher per part. The first part's keeps
+    each stream's last run (``hold_last``), and the next part's sets aside
+    each stream's first run (``defer_first``): the two runs meet in one
+    more stitcher, as they would have met had the file been read whole.
+    """
+
+    def __init__(
+        self, *, defer_first: bool = False, hold_last: bool = False
+    ) -> None:
         self._held: dict[StreamKey, list[LogEntry]] = {}
         self.joined = 0
+        self._defer_first = defer_first
+        self._hold_last = hold_last
+        self._started: set[StreamKey] = set()
+        self.first_runs: dict[StreamKey, list[LogEntry]] = {}
+
+    @property
+    def last_runs(self) -> dict[StreamKey, list[LogEntry]]:
+        """Each stream's run held at the end, with ``hold_last``."""
+        return {key: held for key, held in self._held.items() if held}
 
     def events(self, entries: Iterable[LogEntry]) -> Iterator[LogEntry]:
-        """Yield every entry once, split traces as one event each."""
+        """Yield every entry once, split traces as one event each.
+
+        Raises:
+            Unsplittable: with ``defer_first``, a first run outgrew what
+                is held of a stream.
+        """
         for entry in entries:
             if not _may_be_fragment(entry):
                 yield entry
@@ -53,16 +80,31 @@ class Stitcher:
             key = (entry.instance or "", entry.log_name)
             held = self._held.setdefault(key, [])
             if held and not _near(held[-1], entry):
-                yield from self._assemble(held)
+                yield from self._close(key, held)
                 held.clear()
             held.append(entry)
             if len(held) > _HOLD:
+                if self._defer_first and key not in self._started:
+                    # Where the run would be cut depends on how much of
+                    # it the part before holds.
+                    raise Unsplittable(f"a run of over {_HOLD} lines")
                 cut = _safe_cut(held)
                 yield from self._assemble(held[:cut])
                 del held[:cut]
-        for held in self._held.values():
-            yield from self._assemble(held)
+        if self._hold_last:
+            return
+        for key, held in self._held.items():
+            yield from self._close(key, held)
         self._held.clear()
+
+    def _close(
+        self, key: StreamKey, held: list[LogEntry]
+    ) -> Iterator[LogEntry]:
+        if self._defer_first and key not in self._started:
+            self._started.add(key)
+            self.first_runs[key] = list(held)
+            return iter(())
+        return self._assemble(held)
 
     def _assemble(self, held: list[LogEntry]) -> Iterator[LogEntry]:
         fragments = sorted(held, key=_order)
