@@ -143,44 +143,24 @@ def _write(path: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
-def test_an_entry_in_both_halves_makes_the_file_read_whole(
-    gate, tmp_path, whole_reads
-):
+def _duplicate_across_the_cut() -> list[dict[str, Any]]:
     entries = [
         _entry(n, textPayload=f"ERROR: job {n} failed") for n in range(40)
     ]
-    logs = _write(tmp_path / "dupes.ndjson", [*entries, entries[3]])
-    whole = _one_pass(gate, logs)
-    whole_reads.clear()
-
-    halves = gate("run", "--logs", str(logs))
-
-    assert whole_reads == [str(logs)]
-    assert halves.worklog["entries"]["duplicates"] == 1
-    assert _comparable(halves.worklog) == _comparable(whole.worklog)
+    return [*entries, entries[3]]
 
 
-def test_a_long_run_of_text_lines_across_the_cut_is_read_whole(
-    gate, tmp_path, whole_reads
-):
+def _long_run_of_text_lines() -> list[dict[str, Any]]:
     # One instance writing a text line every 10 ms: one run, longer than
     # the part of it the second half may set aside.
-    entries = [
+    return [
         _entry(n, textPayload=f"worker tick {n}", severity="INFO")
         for n in range(1500)
     ]
-    logs = _write(tmp_path / "ticks.ndjson", entries)
-    whole = _one_pass(gate, logs)
-    whole_reads.clear()
-
-    halves = gate("run", "--logs", str(logs))
-
-    assert whole_reads == [str(logs)]
-    assert _comparable(halves.worklog) == _comparable(whole.worklog)
 
 
-def test_many_revisions_make_the_file_read_whole(gate, tmp_path, whole_reads):
-    entries = [
+def _many_revisions() -> list[dict[str, Any]]:
+    return [
         _entry(
             n,
             textPayload="ERROR: boom",
@@ -188,7 +168,17 @@ def test_many_revisions_make_the_file_read_whole(gate, tmp_path, whole_reads):
         )
         for n in range(120)
     ]
-    logs = _write(tmp_path / "revisions.ndjson", entries)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [_duplicate_across_the_cut, _long_run_of_text_lines, _many_revisions],
+    ids=lambda make: make.__name__.strip("_"),
+)
+def test_halves_that_cannot_join_exactly_mean_one_pass(
+    gate, tmp_path, whole_reads, entries
+):
+    logs = _write(tmp_path / "logs.ndjson", entries())
     whole = _one_pass(gate, logs)
     whole_reads.clear()
 
