@@ -152,7 +152,9 @@ class _LatencyHistogram:
         if seconds is None or seconds < 0 or math.isnan(seconds):
             return
         self.total += 1
-        if self._buckets or len(self._values) >= self._EXACT:
+        if self._buckets:
+            self._buckets[self._bucket(seconds)] += 1
+        elif len(self._values) >= self._EXACT:
             self._spill()
             self._buckets[self._bucket(seconds)] += 1
         else:
@@ -357,7 +359,10 @@ class _Stats:
                 self._tally("platform messages", mask(message), count)
 
     def _tally(self, name: str, value: str, count: int = 1) -> None:
-        self.breakdown.setdefault(name, _Breakdown()).add(value, count)
+        rows = self.breakdown.get(name)
+        if rows is None:
+            rows = self.breakdown[name] = _Breakdown()
+        rows.add(value, count)
 
     def join(self, later: _Stats) -> None:
         """Add the same cluster's events counted elsewhere."""
@@ -466,7 +471,7 @@ class ClusterState:
     overflow: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Seen:
     """What an event's cluster is decided on: its redacted message and
     the trace read from it."""

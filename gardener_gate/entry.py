@@ -122,19 +122,21 @@ def _json_type(value: object) -> str:
     return "number" if isinstance(value, int | float) else "value"
 
 
-def _looks_like_entry(value: dict[str, Any]) -> bool:
-    return any(
-        key in value
-        for key in (
-            "textPayload",
-            "jsonPayload",
-            "protoPayload",
-            "httpRequest",
-            "timestamp",
-            "insertId",
-            "logName",
-        )
+_ENTRY_KEYS = frozenset(
+    (
+        "textPayload",
+        "jsonPayload",
+        "protoPayload",
+        "httpRequest",
+        "timestamp",
+        "insertId",
+        "logName",
     )
+)
+
+
+def _looks_like_entry(value: dict[str, Any]) -> bool:
+    return not _ENTRY_KEYS.isdisjoint(value)
 
 
 def _from_line(seq: int, line: str) -> LogEntry | str:
@@ -164,8 +166,7 @@ def _from_entry(seq: int, raw: dict[str, Any]) -> LogEntry | str:
     resource = _mapping(raw.get("resource"))
     resource_labels = _mapping(resource.get("labels"))
     labels = {str(k): _text(v) for k, v in _mapping(raw.get("labels")).items()}
-    severity_raw = _severity_name(raw.get("severity"))
-    top = parse_level(raw.get("severity"), "cloud") or Severity.DEFAULT
+    severity_raw, top = _top_severity(raw.get("severity"))
 
     payload = raw.get("jsonPayload")
     proto = raw.get("protoPayload")
@@ -255,6 +256,28 @@ def _text(value: object) -> str:
 
 def _optional_text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _top_severity(value: object) -> tuple[str, Severity]:
+    """The top-level severity's name as shown, and the severity it means."""
+    if isinstance(value, str):
+        known = _TOP_SEVERITIES.get(value)
+        if known is None:
+            known = (
+                _severity_name(value),
+                parse_level(value, "cloud") or Severity.DEFAULT,
+            )
+            if len(_TOP_SEVERITIES) < 1000:
+                _TOP_SEVERITIES[value] = known
+        return known
+    return (
+        _severity_name(value),
+        parse_level(value, "cloud") or Severity.DEFAULT,
+    )
+
+
+# The few names a log uses, each read once.
+_TOP_SEVERITIES: dict[str, tuple[str, Severity]] = {}
 
 
 def _severity_name(value: object) -> str:

@@ -16,8 +16,8 @@ __all__ = [
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
 from heapq import merge
+from itertools import chain
 
 _MASK64 = (1 << 64) - 1
 # Bits of the Bloom filter per key held, before it doubles.
@@ -65,17 +65,13 @@ class KeySet:
         return True
 
     def overlaps(self, other: KeySet) -> bool:
-        """Whether a key is in both sets."""
+        """Whether a key is in both sets.
+
+        For a moment this holds the smaller set's keys as Python integers.
+        """
         small, large = sorted((self, other), key=len)
-        return any(large._holds(key) for key in small._keys())
-
-    def _keys(self) -> Iterator[int]:
-        for run in self._runs:
-            yield from run
-        yield from self._recent
-
-    def _holds(self, key: int) -> bool:
-        return key in self._recent or self._in_runs(key)
+        keys = set(chain(*small._runs, small._recent))
+        return not keys.isdisjoint(chain(*large._runs, large._recent))
 
     def _in_runs(self, key: int) -> bool:
         for run in self._runs:

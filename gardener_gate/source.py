@@ -48,7 +48,9 @@ _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],]')
 _decoder = json.JSONDecoder()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per line read, and a frozen dataclass is slow to
+# build; nothing changes a record once built.
+@dataclass(slots=True)
 class Record:
     """One parsed record; ``position`` is its line (1-based) or index."""
 
@@ -62,7 +64,7 @@ class Record:
         return self.label or f"record {self.position + 1}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Skip:
     """A record that could not be parsed, and why."""
 
