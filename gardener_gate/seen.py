@@ -17,7 +17,7 @@ __all__ = [
 from array import array
 from bisect import bisect_left
 from heapq import merge
-from itertools import chain
+from itertools import chain, islice
 
 _MASK64 = (1 << 64) - 1
 # Bits of the Bloom filter per key held, before it doubles.
@@ -67,11 +67,15 @@ class KeySet:
     def overlaps(self, other: KeySet) -> bool:
         """Whether a key is in both sets.
 
-        For a moment this holds the smaller set's keys as Python integers.
+        The smaller set's keys are taken 65,536 at a time as Python
+        integers, each batch checked against all of the larger's.
         """
         small, large = sorted((self, other), key=len)
-        keys = set(chain(*small._runs, small._recent))
-        return not keys.isdisjoint(chain(*large._runs, large._recent))
+        keys = chain(*small._runs, small._recent)
+        while batch := set(islice(keys, 1 << 16)):
+            if not batch.isdisjoint(chain(*large._runs, large._recent)):
+                return True
+        return False
 
     def _in_runs(self, key: int) -> bool:
         for run in self._runs:
