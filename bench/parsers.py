@@ -5,6 +5,7 @@ Both take a list of messages and return one group label per message.
 
 from __future__ import annotations
 
+from gardener_gate import masking
 from gardener_gate.cluster import Clusterer
 from gardener_gate.entry import normalize
 from gardener_gate.redact import Redactor
@@ -32,7 +33,11 @@ DRAIN3_MASKS = (
 
 
 def ours(messages: list[str]) -> list[str]:
-    """Group labels from the gate's own stages: normalise, redact, cluster."""
+    """Group labels from the gate's own stages: normalise, redact, cluster.
+
+    Every call starts as a new process would, with no template cached.
+    """
+    masking.forget()
     clusterer = Clusterer(redactor=Redactor())
     shapes: list[tuple[str, str] | None] = []
     for seq, message in enumerate(messages):

@@ -1,13 +1,14 @@
 """Clustering throughput, ours beside Drain3's, on the same lines.
 
     python -m bench.speed --corpus tests/data/loghub-2k \\
-        [--linux PATH/Linux_full.log_structured.csv] \\
+        [--linux ../shared/corpus/loghub-2.0/Linux] \\
         [--lines 200000] [--runs 5]
 
 Inputs: the 2k systems concatenated and repeated to ``--lines`` lines,
-and, when given, Loghub-2.0's full Linux log. Each parser runs ``--runs``
-times on each input; the table gives lines per second (median, min, max)
-and the ratio of the medians.
+and, when given, Loghub-2.0's full Linux log (its structured CSV, or the
+folder holding it). Each parser runs ``--runs`` times on each input; the
+table gives lines per second (median, min, max) and the ratio of the
+medians.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def repeated_corpus(folder: Path, lines: int) -> list[str]:
     for system in systems(folder):
         pool.extend(labelled_lines(folder, system)[0])
     return [pool[i % len(pool)] for i in range(lines)]
+
+
+def _structured(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    found = sorted(path.glob("*_structured*.csv"))
+    if not found:
+        raise SystemExit(f"{path}: no *_structured*.csv in this folder")
+    return found[0]
 
 
 def lines_per_second(
@@ -53,7 +63,7 @@ def main() -> None:
         f"loghub-2k x{args.lines}": repeated_corpus(args.corpus, args.lines)
     }
     if args.linux:
-        inputs["Linux (Loghub-2.0)"] = read_columns(args.linux)[0]
+        inputs["Linux (Loghub-2.0)"] = read_columns(_structured(args.linux))[0]
     print(
         f"{'input':<24} {'parser':<8} {'median/s':>10} {'min/s':>10} "
         f"{'max/s':>10}"

@@ -768,30 +768,37 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
     changed = True
     while changed and len(members) > 1:
         changed = False
-        width = len(_tokens(members[0]))
+        # Keys change only where clusters merge, after which this pass
+        # ends: each key is split once a pass.
+        split = [(item, tuple(_tokens(item))) for item in members]
+        width = len(split[0][1])
+        merged: set[int] = set()
         # The first word names the event ("cupsd startup succeeded" and
         # "klogd startup succeeded" are two events), so it never varies.
         for position in range(1, width):
-            buckets: dict[tuple[str, ...], list[_Stats]] = {}
-            for item in members:
-                tokens = _tokens(item)
-                hole = tuple(
-                    tokens[:position] + ["\0"] + tokens[position + 1 :]
-                )
+            buckets: dict[
+                tuple[tuple[str, ...], tuple[str, ...]], list[_Stats]
+            ] = {}
+            for item, tokens in split:
+                hole = (tokens[:position], tokens[position + 1 :])
                 buckets.setdefault(hole, []).append(item)
-            for hole, group in sorted(buckets.items()):
+            for (before, after), group in sorted(
+                buckets.items(), key=lambda kv: kv[0]
+            ):
                 if len(group) < 2 or not _is_variable(group, position):
                     continue
                 group.sort(key=lambda s: (-s.count, s.key))
                 keep = group[0]
-                _widen(keep, severity, list(hole), position)
+                _widen(keep, severity, [*before, "\0", *after], position)
                 for other in group[1:]:
                     keep.absorb(other)
-                    members.remove(other)
+                    merged.add(id(other))
                 changed = True
             if changed:
                 break
-        if not changed and width <= _PAIR_WIDTH and len(members) <= 1000:
+        if changed:
+            members = [item for item in members if id(item) not in merged]
+        elif width <= _PAIR_WIDTH and len(members) <= 1000:
             changed = _merge_pairs(severity, members, width)
     return members
 
@@ -799,14 +806,24 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
 def _merge_pairs(severity: str, members: list[_Stats], width: int) -> bool:
     # Two key=value tokens can vary together (name=android, ws=null and
     # name=com.android.phone, ws=WorkSource{1}); no single position then
-    # differs alone, so pairs of value positions are tried.
-    for first in range(1, width):
-        for second in range(first + 1, width):
+    # differs alone, so pairs of value positions are tried: positions
+    # where some cluster holds a variable or a key=value token.
+    split = [(item, _tokens(item)) for item in members]
+    values = [
+        position
+        for position in range(1, width)
+        if any(
+            tokens[position] == "<*>" or _key_prefix(tokens[position])
+            for _, tokens in split
+        )
+    ]
+    for index, first in enumerate(values):
+        for second in values[index + 1 :]:
             buckets: dict[tuple[str, ...], list[_Stats]] = {}
-            for item in members:
-                tokens = _tokens(item)
-                tokens[first] = tokens[second] = "\0"
-                buckets.setdefault(tuple(tokens), []).append(item)
+            for item, tokens in split:
+                holed = list(tokens)
+                holed[first] = holed[second] = "\0"
+                buckets.setdefault(tuple(holed), []).append(item)
             for _, group in sorted(buckets.items()):
                 if len(group) < 2 or not all(
                     _is_value_position({_tokens(i)[p] for i in group})

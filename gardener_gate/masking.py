@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_TEMPLATE_INPUT",
+    "forget",
     "mask",
     "shape",
     "template_route",
@@ -102,6 +103,13 @@ _DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 _DIGIT = re.compile(r"[0-9]")
 _CACHE_SIZE = 50_000
 _BY_DIGITS: dict[bytes, str] = {}
+
+
+def forget() -> None:
+    """Empty the caches of templates, as a new process starts."""
+    _BY_DIGITS.clear()
+    _mask.cache_clear()
+    shape.cache_clear()
 
 
 # Logs repeat their messages word for word ("Application startup
