@@ -471,6 +471,15 @@ def _status(value: object) -> int | None:
 
 
 def _latency(value: object) -> tuple[float | None, str | None]:
+    if type(value) is str and value[-1:] == "s" and len(value) <= 40:
+        # The usual shape, "0.254s": read at once.
+        try:
+            seconds = float(value[:-1])
+        except ValueError:
+            pass
+        else:
+            if 0 <= seconds <= 1e7:
+                return seconds, None
     if value is None or value == "":
         return None, None
     if isinstance(value, dict):

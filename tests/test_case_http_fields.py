@@ -65,6 +65,17 @@ def test_a_request_without_status_has_no_status() -> None:
         ({"seconds": 2, "nanos": 500000000}, 2.5, ()),
         ("0.005", 0.005, ("latency without unit, read as seconds",)),
         (None, None, ()),
+        (" 0.5s", 0.5, ()),
+        ("nans", None, ("unreadable latency (out of range)",)),
+        ("-1s", None, ("unreadable latency (out of range)",)),
+        ("1e8s", None, ("unreadable latency (out of range)",)),
+        ("1_0s", 10.0, ()),
+        # Only a latency's first 40 characters are read.
+        (
+            "0." + "0" * 39 + "1s",
+            0.0,
+            ("latency without unit, read as seconds",),
+        ),
     ],
 )
 def test_latency_is_read_in_seconds_whatever_its_shape(
