@@ -52,7 +52,9 @@ class RuleProblem:
     problem: str
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}: {self.key}: {self.problem}"
+        # Line 0 stands for the file as a whole (missing, unreadable).
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
+        text = f"{where}: {self.key}: {self.problem}"
         # Keys come from the file: no control character may reach the
         # terminal, and the problem stays on one line.
         return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from gardener_gate.errors import RulesError
 from gardener_gate.rules import load_rules
@@ -245,3 +246,19 @@ def test_globs_match_the_whole_text(glob, text, matches):
     import re2
 
     assert bool(re2.search(glob_to_re2(glob), text)) is matches
+
+
+def test_a_missing_rules_folder_is_named_without_a_line(gate, tmp_path):
+    missing = tmp_path / "rules"
+
+    run = gate(
+        "run",
+        "--logs",
+        str(DATA / "cases/staging-3day/input.json"),
+        "--rules",
+        str(missing),
+    )
+
+    assert run.code == 2
+    assert f"{missing}: (rules): no such directory" in run.stderr
+    assert f"{missing}:0" not in run.stderr
