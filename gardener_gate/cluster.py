@@ -29,6 +29,7 @@ import hashlib
 import http
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from typing import Any
 from gardener_gate.clock import format_time
 from gardener_gate.entry import LogEntry
 from gardener_gate.group import EntryGroup
-from gardener_gate.masking import mask, shape, template_route
+from gardener_gate.masking import digit_key, mask, shape, template_route
 from gardener_gate.redact import Redactor
 from gardener_gate.severity import Severity
 from gardener_gate.stacktrace import StackTrace, find_trace
@@ -61,6 +62,8 @@ _STRING_CHARS = 500
 # kept apart, since "shipped" and "cancelled" are different events.
 _VARIABLE_WORDS = 3
 _MERGE_WIDTH = 64
+_DECIDED = 50_000
+_DIGIT = re.compile(r"[0-9]")
 _PAIR_WIDTH = 24
 
 
@@ -495,6 +498,9 @@ class Clusterer:
     ) -> None:
         self._redactor = redactor if redactor is not None else Redactor()
         self._stats: dict[tuple[str, str], _Stats] = {}
+        self._decided: dict[
+            tuple[bytes, Severity], tuple[_Stats, tuple[str, str]]
+        ] = {}
         self._max = max_clusters
         self.traffic = Traffic()
         self.overflow = 0
@@ -510,9 +516,34 @@ class Clusterer:
         if is_traffic(event):
             self.count_traffic(event)
             return None
+        plain = (
+            event.kind == "message"
+            and event.http is None
+            and event.stack is None
+            and event.flattened is None
+        )
+        digits = digit_key(event.message) if plain else None
+        if digits is not None and self._redactor.known_clean(digits):
+            known = self._decided.get((digits, event.severity))
+            if known is not None:
+                stats, shape = known
+                stats.add(event, _Seen(event.message, None), self._redactor)
+                return shape
         seen = self._seen(event)
-        stats, shape = self._stats_for(event, seen)
+        stats, shape, title = self._stats_for(event, seen)
         stats.add(event, seen, self._redactor)
+        if (
+            digits is not None
+            and shape[1] != "overflow"
+            and _DIGIT.search(title) is None
+            and self._redactor.known_clean(digits)
+        ):
+            # A message with nothing to redact whose template keeps no
+            # digit decides for every message that differs from it only
+            # in its digits (see masking and redact).
+            if len(self._decided) >= _DECIDED:
+                self._decided.clear()
+            self._decided[(digits, event.severity)] = (stats, shape)
         return shape
 
     def _seen(self, event: LogEntry) -> _Seen:
@@ -543,7 +574,7 @@ class Clusterer:
             )
             return
         seen = _Seen(first.message, first.stack)
-        stats, shape = self._stats_for(first, seen)
+        stats, shape, _ = self._stats_for(first, seen)
         for event in samples[1:]:
             kind, key, title = _identify(
                 event, _Seen(event.message, event.stack)
@@ -554,7 +585,7 @@ class Clusterer:
 
     def _stats_for(
         self, event: LogEntry, seen: _Seen
-    ) -> tuple[_Stats, tuple[str, str]]:
+    ) -> tuple[_Stats, tuple[str, str], str]:
         http_status = event.http.status if event.http is not None else None
         kind, key, title = _identify(event, seen)
         stats = self._stats.get((kind, key))
@@ -575,7 +606,7 @@ class Clusterer:
             # vis=<HEX>); the title is the same whatever the input order.
             stats.title = title
         stats.severity = max(stats.severity, event.severity)
-        return stats, (kind, key)
+        return stats, (kind, key), title
 
     def state(self) -> ClusterState:
         """What was counted, to be joined into another clusterer."""
@@ -611,6 +642,7 @@ class Clusterer:
 
     def clusters(self) -> list[Cluster]:
         """The clusters, with variable words merged, most events first."""
+        self._decided.clear()
         merged = _merge_variables(list(self._stats.values()))
         frozen = []
         for stats in merged:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_TEMPLATE_INPUT",
+    "blank_digits",
+    "digit_key",
     "forget",
     "mask",
     "shape",
@@ -76,12 +78,8 @@ _ID_SEGMENT = re.compile(
 def mask(text: str) -> str:
     """Return the template of ``text``: variables masked, spaces folded."""
     text = text[:MAX_TEMPLATE_INPUT]
-    if "[" in text and "://" in text:
-        # urlsplit checks a bracketed host's address by its value.
-        return _mask(text)
-    key = text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
-    if b"0x" in key or b"0X" in key:
-        # Which digit stands before an x decides a hex number (0x1f).
+    key = digit_key(text)
+    if key is None:
         return _mask(text)
     known = _BY_DIGITS.get(key)
     if known is not None:
@@ -101,6 +99,27 @@ def mask(text: str) -> str:
 # instead of a dozen pattern passes.
 _DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 _DIGIT = re.compile(r"[0-9]")
+
+
+def blank_digits(text: str) -> bytes:
+    """``text`` as UTF-8 with every digit a 0."""
+    return text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
+
+
+def digit_key(text: str) -> bytes | None:
+    """``text`` with its digits blanked, or None where masking asks which
+    digit stands somewhere, so that the texts sharing it are masked alike.
+    """
+    if "[" in text and "://" in text:
+        # urlsplit checks a bracketed host's address by its value.
+        return None
+    key = blank_digits(text)
+    if b"0x" in key or b"0X" in key:
+        # Which digit stands before an x decides a hex number (0x1f).
+        return None
+    return key
+
+
 _CACHE_SIZE = 50_000
 _BY_DIGITS: dict[bytes, str] = {}
 

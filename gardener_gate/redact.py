@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from gardener_gate.entry import HttpRequest, LogEntry
+from gardener_gate.masking import blank_digits
 from gardener_gate.rules.model import compile_pattern
 from gardener_gate.stacktrace import find_trace
 
@@ -221,7 +222,6 @@ def _worth_scanning(text: str) -> bool:
 # encoded e-mails and keys, and the lines of a PEM key): a text found clean
 # makes every text that differs from it only in its digits clean, unless
 # it holds one of them.
-_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 _DIGIT_MARKERS = (b"ya00.", b"0//0", b"%00", b"KEY-----")
 
 _CACHED_LENGTH = 512
@@ -286,11 +286,17 @@ class Redactor:
             return redacted
         return self._redact(text)
 
+    def known_clean(self, digits: bytes) -> bool:
+        """Whether a text whose digits blanked read ``digits`` was found
+        to hold nothing to redact (so that all such texts hold nothing).
+        """
+        return not self._extra and digits in self._clean
+
     def _redact(self, text: str) -> str:
         if self._extra:
             # A team's own patterns may ask for particular digits.
             return self._scrub(text)
-        key = text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
+        key = blank_digits(text)
         if key in self._clean:
             return text
         redacted = self._scrub(text)

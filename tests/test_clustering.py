@@ -181,3 +181,44 @@ def test_what_a_cluster_keeps_unredacted_is_redacted_when_shown():
     assert SECRET[4:] not in shown
     assert "platform messages" in cluster.breakdown
     assert cluster.sole_instance is not None
+
+
+def _frozen(texts: list[str]) -> list[tuple[object, ...]]:
+    clusterer = Clusterer(redactor=Redactor())
+    for seq, text in enumerate(texts):
+        entry = normalize(seq, text)
+        if not isinstance(entry, str):
+            clusterer.add(entry)
+    return [
+        (c.id, c.title, c.count, c.severity, c.samples, c.breakdown)
+        for c in clusterer.clusters()
+    ]
+
+
+def test_messages_decided_by_their_digits_cluster_as_when_each_is_read(
+    monkeypatch,
+):
+    # A clean message whose template keeps no digit decides for its digit
+    # twins; the clusters must be those of reading every message anew.
+    rng = random.Random(5)
+    texts = []
+    for system in ("Linux", "HDFS", "BGL"):
+        texts += labelled_lines(LOGHUB, system)[0]
+    texts += [
+        "".join(str(rng.randrange(10)) if c.isdigit() else c for c in text)
+        for text in texts
+    ]
+    secret = "ya29.a0AfH6SMBx1234567890abcdef"
+    texts += [
+        "ERROR: login with ya39.a0AfH6SMBx1234567890abcdef",
+        f"ERROR: login with {secret}",
+        "WARNING user7 logged in",
+        "WARNING user8 logged in",
+    ]
+    decided = _frozen(texts)
+
+    monkeypatch.setattr(Redactor, "known_clean", lambda self, digits: False)
+    each = _frozen(texts)
+
+    assert decided == each
+    assert secret not in json.dumps(decided, default=str)
