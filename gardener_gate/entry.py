@@ -140,7 +140,7 @@ def _looks_like_entry(value: dict[str, Any]) -> bool:
 
 
 def _from_line(seq: int, line: str) -> LogEntry | str:
-    if not line.strip():
+    if not line or line.isspace():
         return "empty message"
     severity, logger, message = _level_from_text(line, Severity.DEFAULT)
     return LogEntry(
