@@ -296,30 +296,35 @@ def _detect_format(head: bytes) -> str:
 
 
 def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes | None]:
-    """The lines of the stream; None stands for a line past the limit."""
+    """The lines of the stream; None stands for a line past the limit.
+
+    A line is past the limit by its length alone, wherever reads begin
+    and end (the second half of a file starts reading elsewhere).
+    """
     pending = [head.removeprefix(b"\xef\xbb\xbf")]
     size = len(pending[0])
+    # Bytes of the current line already let go of.
+    dropped = 0
     chunk = pending[0]
-    too_long = False
     while True:
         if b"\n" in chunk:
             *lines, rest = b"".join(pending).split(b"\n")
             for line in lines:
-                yield None if too_long else line
-                too_long = False
+                yield None if dropped + len(line) > _MAX_RECORD else line
+                dropped = 0
             pending, size = [rest], len(rest)
         if size > _MAX_RECORD:
             # Keep no more of an endless line than it takes to skip it.
-            pending, size, too_long = [], 0, True
+            dropped += size
+            pending, size = [], 0
         chunk = stream.read(_CHUNK)
         if not chunk:
             break
         pending.append(chunk)
         size += len(chunk)
-    if too_long:
-        yield None
-    elif pending and any(pending):
-        yield b"".join(pending)
+    tail = b"".join(pending)
+    if tail or dropped:
+        yield None if dropped + len(tail) > _MAX_RECORD else tail
 
 
 def _read_ndjson(

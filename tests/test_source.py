@@ -115,3 +115,33 @@ def test_plain_lines_keep_their_numbers_and_drop_blank_lines():
     records = _read(b"first\r\n\n  \nsecond", fmt="lines")
 
     assert records == [Record(1, "first"), Record(4, "second")]
+
+
+@pytest.mark.parametrize("offset", range(0, 40, 3))
+def test_a_line_is_too_long_by_its_length_wherever_reads_fall(
+    monkeypatch, offset
+):
+    # Reads of 16 bytes from where the first line ends: lines longer than
+    # the limit of 100 are skipped, and only they, whatever the offset.
+    monkeypatch.setattr(source, "_CHUNK", 16)
+    monkeypatch.setattr(source, "_MAX_RECORD", 100)
+    lengths = list(range(90, 140))
+    text = "x" * offset + "\n" + "".join("y" * n + "\n" for n in lengths)
+    stream = io.BytesIO(text.encode())
+    stream.read(offset + 1)
+
+    read = list(source._read_lines(b"", stream))
+
+    assert [isinstance(r, Skip) for r in read] == [n > 100 for n in lengths]
+
+
+def test_an_endless_last_line_is_too_long(monkeypatch):
+    monkeypatch.setattr(source, "_CHUNK", 16)
+    monkeypatch.setattr(source, "_MAX_RECORD", 100)
+    stream = io.BytesIO(b"short\n" + b"z" * 1000)
+
+    read = list(read_records(stream, "lines"))
+
+    assert isinstance(read[0], Record)
+    assert isinstance(read[1], Skip)
+    assert len(read) == 2
