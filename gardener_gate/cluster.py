@@ -26,6 +26,7 @@ __all__ = [
 
 import bisect
 import hashlib
+import heapq
 import http
 import json
 import math
@@ -209,13 +210,40 @@ def _interpolate(values: list[float], q: float) -> float:
 
 
 class _Breakdown(Counter[str]):
-    """A counter that folds values past a limit into one ``(other)`` row."""
+    """A counter that folds values past a limit into one ``(other)`` row.
+
+    Past the limit, the values named are those with the smallest ranks (a
+    stable hash), whatever order events came in: a value among them was
+    named from its first event on, so its count is exact, and two halves
+    of a file join to what one pass counts.
+    """
 
     def add(self, value: str, count: int = 1) -> None:
-        if value in self or len(self) < _BREAKDOWN_KEEP:
+        if value in self:
             self[value] += count
+            return
+        named = len(self) - (_OTHER in self)
+        if value == _OTHER or named < _BREAKDOWN_KEEP:
+            self[value] = count
+            return
+        ranks = self._ranks()
+        rank = _rank(value)
+        if rank < -ranks[0][0]:
+            _, evicted = heapq.heapreplace(ranks, (-rank, value))
+            self[_OTHER] += self.pop(evicted)
+            self[value] = count
         else:
             self[_OTHER] += count
+
+    def _ranks(self) -> list[tuple[int, str]]:
+        # A heap of the named values, largest rank first; built when the
+        # limit is first reached (or lost on the way between processes).
+        ranks: list[tuple[int, str]] | None = self.__dict__.get("ranks")
+        if ranks is None:
+            ranks = [(-_rank(v), v) for v in self if v != _OTHER]
+            heapq.heapify(ranks)
+            self.__dict__["ranks"] = ranks
+        return ranks
 
     def rows(self) -> tuple[tuple[str, int], ...]:
         """The most frequent values, and the rest as ``(other)``."""
@@ -452,6 +480,13 @@ class _Stats:
                 else None
             ),
         )
+
+
+def _rank(value: str) -> int:
+    digest = hashlib.blake2b(
+        value.encode("utf-8", "surrogatepass"), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big")
 
 
 def cluster_id(kind: str, key: str) -> str:

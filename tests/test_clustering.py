@@ -222,3 +222,34 @@ def test_messages_decided_by_their_digits_cluster_as_when_each_is_read(
 
     assert decided == each
     assert secret not in json.dumps(decided, default=str)
+
+
+def test_which_values_a_full_breakdown_names_does_not_depend_on_order():
+    events = []
+    for number in range(600):
+        raw = {
+            "timestamp": f"2025-05-12T10:{number // 60:02}:{number % 60:02}Z",
+            "insertId": f"i{number}",
+            "httpRequest": {
+                "requestMethod": "GET",
+                "requestUrl": "/api/cart",
+                "status": 503,
+                "userAgent": f"agent-{number % 300}",
+            },
+        }
+        entry = normalize(number, raw)
+        assert not isinstance(entry, str)
+        events.append(entry)
+    found = []
+    for seed in (1, 2, 3):
+        random.Random(seed).shuffle(events)
+        clusterer = Clusterer()
+        for event in events:
+            clusterer.add(event)
+        (cluster,) = clusterer.clusters()
+        found.append(cluster.breakdown["clients"])
+
+    assert found[0] == found[1] == found[2]
+    # 50 named values shown, 2 events each; the rest under (other).
+    assert ("(other)", 500) in found[0]
+    assert len(found[0]) == 51

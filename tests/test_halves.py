@@ -278,3 +278,37 @@ def test_a_second_half_that_fails_leaves_the_file_read_whole(
 
     assert whole_reads == [str(logs)]
     assert _comparable(halves.worklog) == _comparable(whole.worklog)
+
+
+def test_breakdowns_past_their_limit_join_as_one_pass_counts(
+    gate, tmp_path, monkeypatch, whole_reads
+):
+    # 260 clients of one HTTP 500 cluster, the first one again at the
+    # end: past 200 values, which are named must not depend on the cut.
+    def failed(number: int, agent: str) -> dict[str, Any]:
+        return _entry(
+            number,
+            httpRequest={
+                "requestMethod": "GET",
+                "requestUrl": "https://a.example/api/orders",
+                "status": 500,
+                "userAgent": agent,
+            },
+        )
+
+    entries = [failed(0, "victim-agent/1.0")]
+    entries += [failed(n, f"agent-{n}/1.0") for n in range(1, 260)]
+    entries += [failed(n, "victim-agent/1.0") for n in range(260, 360)]
+    logs = _write(tmp_path / "clients.ndjson", entries)
+    whole = _one_pass(gate, logs)
+    (cluster,) = whole.worklog["clusters"]
+    clients = cluster["breakdown"]["clients"]
+    assert {"value": "(other)", "count": 210} in clients
+    whole_reads.clear()
+
+    for end in _line_ends(logs)[:-1:23]:
+        monkeypatch.setattr(source, "_middle", lambda size, at=end: at - 1)
+        halves = gate("run", "--logs", str(logs))
+
+        assert _comparable(halves.worklog) == _comparable(whole.worklog), end
+    assert whole_reads == []
