@@ -17,7 +17,7 @@ __all__ = [
 from array import array
 from bisect import bisect_left
 from heapq import merge
-from itertools import chain, islice
+from itertools import chain
 
 _MASK64 = (1 << 64) - 1
 # Bits of the Bloom filter per key held, before it doubles.
@@ -67,15 +67,20 @@ class KeySet:
     def overlaps(self, other: KeySet) -> bool:
         """Whether a key is in both sets.
 
-        The smaller set's keys are taken 65,536 at a time as Python
-        integers, each batch checked against all of the larger's.
+        Each key of the smaller set is looked up in the larger, most of
+        them answered by its Bloom filter: time grows with the keys.
         """
         small, large = sorted((self, other), key=len)
-        keys = chain(*small._runs, small._recent)
-        while batch := set(islice(keys, 1 << 16)):
-            if not batch.isdisjoint(chain(*large._runs, large._recent)):
-                return True
-        return False
+        return any(map(large._holds, chain(*small._runs, small._recent)))
+
+    def _holds(self, key: int) -> bool:
+        bits, top = self._bits, self._top
+        first, second = key & top, (key >> 32) & top
+        return bool(
+            bits[first >> 3] & (1 << (first & 7))
+            and bits[second >> 3] & (1 << (second & 7))
+            and (key in self._recent or self._in_runs(key))
+        )
 
     def _in_runs(self, key: int) -> bool:
         for run in self._runs:

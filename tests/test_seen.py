@@ -38,3 +38,20 @@ def test_keys_are_taken_as_64_bit_hashes():
     assert found.add((1 << 64) - 2)
     assert not found.add(-1)
     assert not found.add((1 << 64) - 1)
+
+
+def test_two_sets_overlap_exactly_when_a_key_is_in_both():
+    rng = random.Random(11)
+    first, second = KeySet(recent=1000), KeySet(recent=1000)
+    keys = [rng.getrandbits(64) for _ in range(30_000)]
+    for key in keys[:15_000]:
+        first.add(key)
+    for key in keys[15_000:]:
+        second.add(key)
+
+    assert not first.overlaps(second)
+    assert not second.overlaps(first)
+    # One key shared, from the sorted runs of one and the recent of other.
+    second.add(keys[10])
+    assert first.overlaps(second)
+    assert second.overlaps(first)
