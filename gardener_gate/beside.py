@@ -10,13 +10,16 @@ from __future__ import annotations
 __all__ = [
     "Beside",
     "can_fork",
+    "held_logs",
 ]
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
 
@@ -52,6 +55,8 @@ class Beside(Generic[T]):
 
     def __init__(self, work: Callable[[], T | None]) -> None:
         self._work = work
+        self._done = False
+        self._value: T | None = None
         self._receive: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         if not can_fork():
@@ -64,19 +69,74 @@ class Beside(Generic[T]):
         self._process.start()
         send.close()
 
+    def ready(self) -> bool:
+        """Whether the child has given its result (or ended), at once."""
+        if self._done or self._receive is None:
+            return self._done
+        try:
+            return self._receive.poll()
+        except OSError:
+            return True
+
     def result(self) -> T | None:
         """The work's result, or None if the child gave none."""
+        if self._done:
+            return self._value
+        self._done = True
         if self._process is None or self._receive is None:
-            return self._work()
+            self._value = self._work()
+            return self._value
         try:
-            value: T | None = self._receive.recv()
+            self._value = self._receive.recv()
         except (EOFError, OSError):
-            logger.info("the second process ended without a result")
-            value = None
+            logger.debug("the second process ended without a result")
         finally:
             self._receive.close()
             self._process.join()
-        return value
+        return self._value
+
+
+Held = list[tuple[str, int, str]]
+
+
+class _Holder(logging.Handler):
+    def __init__(self, held: Held) -> None:
+        super().__init__()
+        self.held = held
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info:
+            message += (
+                "\n"
+                + "".join(
+                    traceback.format_exception(*record.exc_info)
+                ).rstrip()
+            )
+        self.held.append((record.name, record.levelno, message))
+
+
+@contextlib.contextmanager
+def held_logs() -> Iterator[Held]:
+    """Hold what the gate logs instead of writing it out.
+
+    The caller writes the held lines out with ``release`` when the work
+    they tell of stands, or drops them when it is done again.
+    """
+    root = logging.getLogger("gardener_gate")
+    held: Held = []
+    saved = root.handlers[:]
+    root.handlers[:] = [_Holder(held)]
+    try:
+        yield held
+    finally:
+        root.handlers[:] = saved
+
+
+def release(held: Held) -> None:
+    """Write out lines held by ``held_logs``, as they were logged."""
+    for name, level, message in held:
+        logging.getLogger(name).log(level, "%s", message)
 
 
 def _child(work: Callable[[], object], send: Connection) -> None:
@@ -85,7 +145,7 @@ def _child(work: Callable[[], object], send: Connection) -> None:
     try:
         send.send(work())
     except Exception:  # noqa: BLE001 - see above
-        logger.info("the second process failed", exc_info=True)
+        logger.debug("the second process failed", exc_info=True)
         send.send(None)
     finally:
         send.close()

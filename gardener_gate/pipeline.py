@@ -17,13 +17,13 @@ __all__ = [
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gardener_gate.baseline import Baseline, compare, span_hours
-from gardener_gate.beside import Beside, can_fork
+from gardener_gate.beside import Beside, Held, can_fork, held_logs, release
 from gardener_gate.cluster import Cluster, Clusterer, ClusterState, Traffic
 from gardener_gate.entry import LogEntry, normalize
 from gardener_gate.errors import LogReadError, UsageError
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 MAX_SKIP_REASONS = 100
 _MAX_INSTANCES = 1000
 _MAX_REVISIONS = 1000
+# Events read between two looks at whether the second half gave up.
+_ASK_EVERY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +382,10 @@ class _Reading:
         options: RunOptions,
         start: datetime | None,
         end: datetime | None,
+        given_up: Callable[[], bool] | None = None,
     ) -> None:
+        """Read ``records`` in; ``given_up`` is asked every so often whether
+        to stop (raising ``_GivenUp``)."""
         entries = _select(
             _entries(records, self.counts, self.groups),
             options,
@@ -393,8 +398,10 @@ class _Reading:
         for event in self.stitcher.events(entries):
             self.counts.events += 1
             self.clusterer.add(event)
+            if given_up and not self.counts.events % _ASK_EVERY and given_up():
+                raise _GivenUp
 
-    def half(self, partial: str | None) -> _Half:
+    def half(self, partial: str | None, logged: Held) -> _Half:
         """What the second half hands over to be joined."""
         return _Half(
             counts=self.counts,
@@ -405,6 +412,7 @@ class _Reading:
             keys=self.seen,
             first_runs=self.stitcher.first_runs,
             partial=partial,
+            logged=logged,
         )
 
     def join(self, half: _Half) -> str | None:
@@ -444,6 +452,7 @@ class _Half:
     keys: KeySet
     first_runs: dict[tuple[str, str], list[LogEntry]]
     partial: str | None
+    logged: Held
 
 
 def _read_in_halves(
@@ -467,25 +476,47 @@ def _read_in_halves(
 
     def second() -> _Half | None:
         part = _Reading(replace(source), redactor, Stitcher(defer_first=True))
-        try:
-            part.read(logs.records_between(cut, None), options, start, end)
-        except Unsplittable as why:
-            logger.info("reading the file whole: %s", why)
-            return None
-        return part.half(logs.partial)
+        with held_logs() as held:
+            try:
+                part.read(logs.records_between(cut, None), options, start, end)
+            except Unsplittable as why:
+                logger.debug("reading the file whole: %s", why)
+                return None
+        return part.half(logs.partial, held)
 
     beside = Beside(second)
+
+    def given_up() -> bool:
+        return beside.ready() and beside.result() is None
+
     first = _Reading(replace(source), redactor, Stitcher(hold_last=True))
-    first.read(logs.records_between(0, cut), options, start, end)
+    # What each half logs (skipped lines) is written out in file order
+    # once the halves are joined, and not at all if the file is read again.
+    records = logs.records_between(0, cut)
+    stopped = False
+    with held_logs() as held:
+        try:
+            first.read(records, options, start, end, given_up)
+        except _GivenUp:
+            stopped = True
+    if stopped:
+        logger.debug("reading the file whole: the second half gave up")
+        return None
     half = beside.result()
     if half is None:
+        logger.debug("reading the file whole: the second half failed")
         return None
     why = first.join(half)
     if why is not None:
-        logger.info("reading the file whole: %s", why)
+        logger.debug("reading the file whole: %s", why)
         return None
+    release(held + half.logged)
     logs.partial = logs.partial or half.partial
     return first
+
+
+class _GivenUp(Exception):
+    """The second half gave up: the first stops reading."""
 
 
 def _entries(

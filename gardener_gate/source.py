@@ -142,10 +142,13 @@ class FileSource:
         with _open(self.name) as stream:
             try:
                 if start == 0:
+                    sniffed = stream.read(_SNIFF)
+                    stream.seek(0)
                     yield from read_records(
                         cast(BinaryIO, _Bounded(stream, end)),
                         self.fmt,
                         self.name,
+                        sniffed,
                     )
                     return
                 first = 1 + _count_lines(stream, start)
@@ -208,11 +211,16 @@ def _open(name: str) -> Iterator[BinaryIO]:
 
 
 def read_records(
-    stream: BinaryIO, fmt: str = "auto", name: str = "input"
+    stream: BinaryIO,
+    fmt: str = "auto",
+    name: str = "input",
+    sniffed: bytes | None = None,
 ) -> Iterator[Record | Skip]:
     """Yield the records of ``stream`` in file order.
 
     Bytes that are not UTF-8 are replaced with U+FFFD, never fatal.
+    ``sniffed``: the first bytes of the whole file, when ``stream`` is its
+    first half, so that text and format are judged as for the whole.
 
     Raises:
         LogReadError: the input is not text, or not the format asked for.
@@ -232,9 +240,10 @@ def read_records(
             head = stream.read(_SNIFF)
         except (OSError, EOFError) as exc:
             raise LogReadError(f"{name}: damaged gzip file ({exc})") from None
-    _check_is_text(head, name)
+    judged = head if sniffed is None else sniffed
+    _check_is_text(judged, name)
     if fmt == "auto":
-        fmt = _detect_format(head)
+        fmt = _detect_format(judged)
     if fmt == "json":
         return _read_json_array(head, stream, name)
     if fmt == "ndjson":

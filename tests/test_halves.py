@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import DATA
 
-from gardener_gate import beside, source
+from gardener_gate import beside, pipeline, source
 from gardener_gate.source import FileSource
 
 pytestmark = pytest.mark.skipif(
@@ -312,3 +312,69 @@ def test_breakdowns_past_their_limit_join_as_one_pass_counts(
 
         assert _comparable(halves.worklog) == _comparable(whole.worklog), end
     assert whole_reads == []
+
+
+@pytest.mark.parametrize("duplicate", [False, True], ids=["joined", "whole"])
+def test_what_halves_log_reads_as_one_pass_logs(
+    gate, tmp_path, monkeypatch, whole_reads, duplicate
+):
+    # Skipped lines in both halves, with -v: the same lines in the same
+    # order, whether the halves are joined or the file is read again.
+    lines = []
+    for number in range(40):
+        entry = _entry(number, textPayload=f"ERROR: job {number} failed")
+        lines.append(json.dumps(entry) if number % 5 else "{broken json")
+    if duplicate:
+        lines.append(lines[2])
+    logs = tmp_path / "logs.ndjson"
+    logs.write_text("\n".join(lines) + "\n", "utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(source, "SPLIT_BYTES", 1 << 62)
+        whole = gate("run", "--logs", str(logs), "-v")
+    assert "skipped" in whole.stderr
+    whole_reads.clear()
+
+    halves = gate("run", "--logs", str(logs), "-v")
+
+    assert halves.stderr == whole.stderr
+    assert whole_reads == ([str(logs)] if duplicate else [])
+
+
+def test_the_first_half_stops_when_the_second_gives_up(
+    gate, tmp_path, monkeypatch, whole_reads
+):
+    monkeypatch.setattr(pipeline, "_ASK_EVERY", 1)
+    entries = [
+        _entry(n, textPayload=f"worker tick {n}", severity="INFO")
+        for n in range(6000)
+    ]
+    logs = _write(tmp_path / "ticks.ndjson", entries)
+    whole = _one_pass(gate, logs)
+    whole_reads.clear()
+
+    halves = gate("run", "--logs", str(logs))
+
+    assert whole_reads == [str(logs)]
+    assert _comparable(halves.worklog) == _comparable(whole.worklog)
+
+
+def test_a_first_half_shorter_than_the_sniff_is_judged_as_the_file(
+    gate, tmp_path, monkeypatch, whole_reads
+):
+    # Text or binary is judged on the file's first 64 KiB, even when the
+    # cut comes before them.
+    good = [
+        json.dumps(_entry(n, textPayload=f"ERROR: job {n} failed"))
+        for n in range(20)
+    ]
+    logs = tmp_path / "mixed.ndjson"
+    logs.write_bytes(
+        "\n".join(good).encode() + b"\n" + b"\x01\x02\x03\x04" * 50 * 40
+    )
+    whole = _one_pass(gate, logs)
+    assert whole.code == 3
+    monkeypatch.setattr(source, "_middle", lambda size: 500)
+
+    halves = gate("run", "--logs", str(logs))
+
+    assert (halves.code, halves.stderr) == (whole.code, whole.stderr)
