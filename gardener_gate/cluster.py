@@ -32,7 +32,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,7 +52,7 @@ MAX_CLUSTERS = 5000
 _BREAKDOWN_KEYS = 50
 # Values counted apart before the rest count as (other); the rows shown
 # are the most frequent of them, whatever order the events came in.
-_BREAKDOWN_KEEP = 200
+_BREAKDOWN_KEEP = 1000
 _OTHER = "(other)"
 _MESSAGE_CHARS = 2000
 _MESSAGE_LINES = 40
@@ -302,10 +302,13 @@ class _Stats:
         if event.http is not None:
             self.latencies.add(event.http.latency)
         instances = ((event.instance, 1),) if event.instance else ()
-        self._count_parts(event, 1, instances, seen.message)
+        self._count_parts(event, 1, instances, seen.message, redactor.text)
 
     def add_group(
-        self, samples: Sequence[LogEntry], group: EntryGroup
+        self,
+        samples: Sequence[LogEntry],
+        group: EntryGroup,
+        text: Callable[[str], str],
     ) -> None:
         # The source grouped like entries: the samples tell what they are,
         # the group how many there were, when, where and how fast.
@@ -318,7 +321,11 @@ class _Stats:
         self._note_version(samples[0].version, group.first_seen)
         self.latencies.add_counts(group.latencies, group.latency_buckets)
         self._count_parts(
-            samples[0], group.count, group.instances, samples[0].message
+            samples[0],
+            group.count,
+            group.instances,
+            samples[0].message,
+            text,
         )
 
     def _widen(self, moment: datetime | None) -> None:
@@ -367,25 +374,31 @@ class _Stats:
         count: int,
         instances: Iterable[tuple[str, int]],
         message: str,
+        text: Callable[[str], str],
     ) -> None:
+        # Values are counted redacted (``text``, cached per distinct
+        # value): values that redact alike are one value, and the limit on
+        # values counts what is shown.
         if event.revision:
-            self._tally("revisions", event.revision, count)
+            self._tally("revisions", text(event.revision), count)
         placed = 0
         for instance, times in instances:
-            self._tally("instances", instance[-12:], times)
+            self._tally("instances", text(instance)[-12:], times)
             placed += times
             if len(self.hosts) < 2:
                 self.hosts.add(instance)
         if placed < count:
             self.unplaced = True
         if event.logger:
-            self._tally("loggers", event.logger, count)
+            self._tally("loggers", text(event.logger), count)
         if event.location_hint:
-            self._tally("locations", event.location_hint, count)
+            self._tally("locations", text(event.location_hint), count)
         if event.http is not None:
-            route = template_route(event.http.url)
-            self._tally("routes", f"{event.http.method} {route}", count)
-            self._tally("clients", event.http.user_agent or "(none)", count)
+            route = template_route(text(event.http.url))
+            method = text(event.http.method)
+            self._tally("routes", f"{method} {route}", count)
+            agent = text(event.http.user_agent) or "(none)"
+            self._tally("clients", agent, count)
             if message.strip():
                 self._tally("platform messages", mask(message), count)
 
@@ -429,21 +442,13 @@ class _Stats:
             self._note_version(other.first_version[1], other.first_version[0])
 
     def freeze(self, redactor: Redactor) -> Cluster:
-        # Breakdown values, hosts and versions were counted as logged;
-        # they are redacted here, once per distinct value, and values that
-        # redact alike are counted together.
+        # Hosts and versions were kept as logged; they are redacted here.
         text = redactor.text
-        breakdown: dict[str, tuple[tuple[str, int], ...]] = {}
-        for name, rows in self.breakdown.items():
-            shown = _Breakdown()
-            for value, count in rows.items():
-                shown[value if value == _OTHER else text(value)] += count
-            breakdown[name] = shown.rows()
+        breakdown = {name: b.rows() for name, b in self.breakdown.items()}
         frames: tuple[str, ...] = ()
-        location = None
-        locations = breakdown.get("locations")
-        if locations:
-            location = locations[0][0]
+        # The most frequent location named, never the (other) row.
+        named = (v for v, _ in breakdown.get("locations", ()) if v != _OTHER)
+        location = next(named, None)
         if self.stack is not None:
             stack = self.stack[1]
             frames = tuple(
@@ -616,7 +621,7 @@ class Clusterer:
             )
             if (kind, key) == shape and kind == "message":
                 stats.title = min(stats.title, title)
-        stats.add_group(samples, group)
+        stats.add_group(samples, group, self._redactor.text)
 
     def _stats_for(
         self, event: LogEntry, seen: _Seen

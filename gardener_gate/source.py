@@ -226,11 +226,18 @@ def read_records(
         LogReadError: the input is not text, or not the format asked for.
     """
     head = stream.read(_SNIFF)
-    while head and not head.strip() and len(head) < _MAX_RECORD:
-        more = stream.read(_SNIFF)
-        if not more:
-            break
-        head += more
+    if head and not head.strip():
+        # Read past leading blank space; each read is looked at once.
+        parts, size = [head], len(head)
+        while size < _MAX_RECORD:
+            more = stream.read(_SNIFF)
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+            if more.strip():
+                break
+        head = b"".join(parts)
     if head.startswith(_GZIP_MAGIC):
         # Log exports are often kept compressed; read them as they are.
         stream = cast(

@@ -283,8 +283,8 @@ def test_a_second_half_that_fails_leaves_the_file_read_whole(
 def test_breakdowns_past_their_limit_join_as_one_pass_counts(
     gate, tmp_path, monkeypatch, whole_reads
 ):
-    # 260 clients of one HTTP 500 cluster, the first one again at the
-    # end: past 200 values, which are named must not depend on the cut.
+    # 1,200 clients of one HTTP 500 cluster, the first one again at the
+    # end: past 1,000 values, which are named must not depend on the cut.
     def failed(number: int, agent: str) -> dict[str, Any]:
         return _entry(
             number,
@@ -297,16 +297,20 @@ def test_breakdowns_past_their_limit_join_as_one_pass_counts(
         )
 
     entries = [failed(0, "victim-agent/1.0")]
-    entries += [failed(n, f"agent-{n}/1.0") for n in range(1, 260)]
-    entries += [failed(n, "victim-agent/1.0") for n in range(260, 360)]
+    entries += [failed(n, f"agent-{n}/1.0") for n in range(1, 1200)]
+    entries += [failed(n, "victim-agent/1.0") for n in range(1200, 1300)]
     logs = _write(tmp_path / "clients.ndjson", entries)
     whole = _one_pass(gate, logs)
     (cluster,) = whole.worklog["clusters"]
     clients = cluster["breakdown"]["clients"]
-    assert {"value": "(other)", "count": 210} in clients
+    assert {
+        "value": "(other)",
+        "count": 1300
+        - sum(row["count"] for row in clients if row["value"] != "(other)"),
+    } in clients
     whole_reads.clear()
 
-    for end in _line_ends(logs)[:-1:23]:
+    for end in _line_ends(logs)[:-1:97]:
         monkeypatch.setattr(source, "_middle", lambda size, at=end: at - 1)
         halves = gate("run", "--logs", str(logs))
 
@@ -378,3 +382,59 @@ def test_a_first_half_shorter_than_the_sniff_is_judged_as_the_file(
     halves = gate("run", "--logs", str(logs))
 
     assert (halves.code, halves.stderr) == (whole.code, whole.stderr)
+
+
+def test_values_that_redact_alike_are_one_value_for_signatures(gate, tmp_path):
+    # 300 addresses in one route's path: one route once redacted, which a
+    # route signature accepts, and no (other) row for it to trip on.
+    entries = [
+        _entry(
+            n,
+            httpRequest={
+                "requestMethod": "GET",
+                "requestUrl": f"https://a.example/u/{name}%40example.com/x",
+                "status": 503,
+            },
+        )
+        for n, name in enumerate(
+            a + b + c for a in "abcdef" for b in "ghijklmnop" for c in "qrstv"
+        )
+    ]
+    logs = _write(tmp_path / "profiles.ndjson", entries)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "team.yaml").write_text(
+        "version: 1\n"
+        "signatures:\n"
+        "  - id: profile-503\n"
+        "    match: {status: 503, route: '/u/*'}\n"
+        "    accept: {reason: known flaky upstream, expires: 2030-12-31}\n",
+        "utf-8",
+    )
+
+    run = gate("run", "--logs", str(logs), "--rules", str(rules))
+
+    (cluster,) = run.worklog["clusters"]
+    assert cluster["count"] == 300
+    assert cluster["breakdown"]["routes"] == [
+        {"value": "GET /u/{id}/x", "count": 300}
+    ]
+    assert run.code == 0
+
+
+def test_a_cluster_location_is_a_location_never_the_other_row(gate, tmp_path):
+    entries = [
+        _entry(
+            n,
+            severity="ERROR",
+            jsonPayload={"message": "Order failed"},
+            sourceLocation={"file": f"/app/m{n % 60}.py", "line": "7"},
+        )
+        for n in range(120)
+    ]
+    logs = _write(tmp_path / "locations.ndjson", entries)
+
+    run = gate("run", "--logs", str(logs))
+
+    (cluster,) = run.worklog["clusters"]
+    assert cluster["location"].startswith("/app/m")
