@@ -9,8 +9,10 @@ from __future__ import annotations
 
 __all__ = [
     "Beside",
+    "Held",
     "can_fork",
     "held_logs",
+    "release",
 ]
 
 import contextlib

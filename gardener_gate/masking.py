@@ -113,7 +113,7 @@ def digit_key(text: str) -> bytes | None:
     if "[" in text and "://" in text:
         # urlsplit checks a bracketed host's address by its value.
         return None
-    key = text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
+    key = blank_digits(text)
     if b"0x" in key or b"0X" in key:
         # Which digit stands before an x decides a hex number (0x1f).
         return None
