@@ -294,15 +294,26 @@ class _Stats:
     ) -> None:
         self.count += 1
         moment = event.timestamp
-        self._widen(moment)
         if moment is not None:
+            self._widen(moment)
             self.hours[int(moment.timestamp() // 3600)] += 1
         self._keep_sample(event, seen, redactor)
-        self._note_version(event.version, moment)
+        if event.version:
+            self._note_version(event.version, moment)
         if event.http is not None:
             self.latencies.add(event.http.latency)
-        instances = ((event.instance, 1),) if event.instance else ()
-        self._count_parts(event, 1, instances, seen.message, redactor.text)
+        if (
+            event.instance
+            or event.revision
+            or event.logger
+            or event.location_hint
+            or event.http is not None
+        ):
+            instances = ((event.instance, 1),) if event.instance else ()
+            self._count_parts(event, 1, instances, seen.message, redactor.text)
+        else:
+            # A plain line: nothing to count apart, and no instance.
+            self.unplaced = True
 
     def add_group(
         self,
@@ -846,8 +857,14 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
         width = len(split[0][1])
         merged: set[int] = set()
         # The first word names the event ("cupsd startup succeeded" and
-        # "klogd startup succeeded" are two events), so it never varies.
-        for position in range(1, width):
+        # "klogd startup succeeded" are two events), so it never varies;
+        # where all keys agree, no two can merge.
+        varying = [
+            position
+            for position in range(1, width)
+            if len({tokens[position] for _, tokens in split}) > 1
+        ]
+        for position in varying:
             buckets: dict[
                 tuple[tuple[str, ...], tuple[str, ...]], list[_Stats]
             ] = {}
@@ -879,12 +896,15 @@ def _merge_pairs(severity: str, members: list[_Stats], width: int) -> bool:
     # Two key=value tokens can vary together (name=android, ws=null and
     # name=com.android.phone, ws=WorkSource{1}); no single position then
     # differs alone, so pairs of value positions are tried: positions
-    # where some cluster holds a variable or a key=value token.
+    # where some cluster holds a variable or a key=value token, and where
+    # clusters differ (a pair with a position alike in all is one position,
+    # which the single positions already tried).
     split = [(item, _tokens(item)) for item in members]
     values = [
         position
         for position in range(1, width)
-        if any(
+        if len({tokens[position] for _, tokens in split}) > 1
+        and any(
             tokens[position] == "<*>" or _key_prefix(tokens[position])
             for _, tokens in split
         )
