@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 MAX_SKIP_REASONS = 100
 _MAX_INSTANCES = 1000
 _MAX_REVISIONS = 1000
+# Names counted for the header: revisions, and services, projects, regions.
+_COUNTED_REVISIONS = 50
+_COUNTED_ORIGINS = 20
 # Events read between two looks at whether the second half gave up.
 _ASK_EVERY = 4096
 
@@ -395,7 +398,14 @@ class _Reading:
             start,
             end,
         )
-        for event in self.stitcher.events(entries):
+        self._count(self.stitcher.events(entries), given_up)
+
+    def _count(
+        self,
+        events: Iterable[LogEntry],
+        given_up: Callable[[], bool] | None = None,
+    ) -> None:
+        for event in events:
             self.counts.events += 1
             self.clusterer.add(event)
             if given_up and not self.counts.events % _ASK_EVERY and given_up():
@@ -432,9 +442,7 @@ class _Reading:
         last_runs = self.stitcher.last_runs
         for key in {**last_runs, **half.first_runs}:
             run = last_runs.get(key, []) + half.first_runs.get(key, [])
-            for event in Stitcher().events(run):
-                self.counts.events += 1
-                self.clusterer.add(event)
+            self._count(Stitcher().events(run))
         if self.clusterer.overflow:
             return "more clusters than the limit"
         return None
@@ -625,7 +633,9 @@ class _Observer:
 
     def revision(self, entry: LogEntry, count: int = 1) -> None:
         label = entry.revision or ""
-        if label in self._revisions or len(self._revisions) < 50:
+        if label in self._revisions or (
+            len(self._revisions) < _COUNTED_REVISIONS
+        ):
             self._revisions[label] += count
 
     def origin(
@@ -650,7 +660,7 @@ class _Observer:
         for counter, value in zip(
             self._origins, self._last_where, strict=True
         ):
-            if value and (value in counter or len(counter) < 20):
+            if value and (value in counter or len(counter) < _COUNTED_ORIGINS):
                 counter[value] += self._repeats
         self._repeats = 0
 
@@ -673,9 +683,11 @@ class _Observer:
         if len(starts) >= _MAX_REVISIONS:
             return "more revisions than are noted"
         for ours, theirs in zip(self._origins, later.origins, strict=True):
-            if not _join_counts(ours, theirs, 20):
+            if not _join_counts(ours, theirs, _COUNTED_ORIGINS):
                 return "more services, projects or regions than are noted"
-        if not _join_counts(self._revisions, later.revisions, 50):
+        if not _join_counts(
+            self._revisions, later.revisions, _COUNTED_REVISIONS
+        ):
             return "more revisions than are counted"
         for name, moment in later.starts.items():
             first = self._starts.get(name)
