@@ -96,14 +96,18 @@ def mask(text: str) -> str:
 # digit, never which digit, so texts that differ only in their digits are
 # masked alike; when no digit is left in the template ("Order <NUM>
 # paid"), it is the template of all of them, found by a table lookup
-# instead of a dozen pattern passes.
+# instead of a dozen pattern passes. The zero of a 0x is kept apart as a
+# byte UTF-8 never holds, so that 0x1f and 7x1f differ in their keys.
 _DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 _DIGIT = re.compile(r"[0-9]")
 
 
 def blank_digits(text: str) -> bytes:
-    """``text`` as UTF-8 with every digit a 0."""
-    return text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
+    """``text`` as UTF-8 with every digit a 0, but the 0 of a 0x."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"0x" in raw or b"0X" in raw:
+        raw = raw.replace(b"0x", b"\xffx").replace(b"0X", b"\xffX")
+    return raw.translate(_DIGITS_AS_ZERO)
 
 
 def digit_key(text: str) -> bytes | None:
@@ -113,11 +117,7 @@ def digit_key(text: str) -> bytes | None:
     if "[" in text and "://" in text:
         # urlsplit checks a bracketed host's address by its value.
         return None
-    key = blank_digits(text)
-    if b"0x" in key or b"0X" in key:
-        # Which digit stands before an x decides a hex number (0x1f).
-        return None
-    return key
+    return blank_digits(text)
 
 
 _CACHE_SIZE = 50_000

@@ -111,7 +111,7 @@ def test_texts_that_differ_in_digits_get_the_template_masking_gives():
     # Templates are looked up by the text with its digits blanked; the
     # lookup must give what the masks themselves give, for every digit.
     texts = []
-    for system in ("Windows", "HDFS", "Android", "BGL"):
+    for system in ("Windows", "HDFS", "Android", "BGL", "Linux"):
         texts += labelled_lines(LOGHUB, system)[0]
     rng = random.Random(3)
     texts += [
@@ -119,6 +119,8 @@ def test_texts_that_differ_in_digits_get_the_template_masking_gives():
         for text in texts
     ]
     texts += ["flags 0x1f", "flags 7x1f", "at http://[::1]:80/x 12", "a 1"]
+    # The zero of a 0x is kept in the key, and only that zero.
+    texts += ["at 10x1f+0X2", "at 00x1f+1X2", "at 0x1f+0X2", "at 1x1f+7X2"]
 
     differ = [
         text
