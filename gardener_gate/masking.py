@@ -68,7 +68,11 @@ _TIME = re.compile(
     r"|\b\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\b"
 )
 _METHOD = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\b")
-_SPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"\s{2,}|[^\S ]")
+# What a match of _TIME, of _DURATION or _SIZE, and of _METHOD holds.
+_TIME_HINT = re.compile(r"\d:\d\d:\d\d")
+_UNIT_HINT = re.compile(r"\d(?:\s?[nuµmsh]|[kKMGTBb])")
+_METHOD_HINT = re.compile(r"GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS")
 _ID_SEGMENT = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{8,}|(?=.*\d)[\w\-]{6,}|(?=.*\d)(?=.*[A-Za-z])"
     r"[\w\-=.~]{12,})$"
@@ -135,11 +139,13 @@ def forget() -> None:
 # complete."); each distinct text is masked once.
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _mask(text: str) -> str:
+    # A mask runs only where its hint shows that it can match: a pattern
+    # tried at every position costs more than a scan for the hint.
     if "://" in text:
         text = _URL.sub(_url_template, text)
     if "-" in text:
         text = _UUID.sub("<UUID>", text)
-    if ":" in text:
+    if "::" in text or text.count(":") >= 7:
         text = _IPV6.sub(_ipv6, text)
     if "." in text:
         text = _IPV4.sub("<IP>", text)
@@ -147,15 +153,17 @@ def _mask(text: str) -> str:
         text = _HOST.sub("<HOST>", text)
     if "/" in text:
         text = _PATH.sub("<PATH>", text)
-    if ":" in text:
+    if ":" in text and _TIME_HINT.search(text):
         text = _TIME.sub("<TIME>", text)
-    text = _DURATION.sub("<DURATION>", text)
-    text = _SIZE.sub("<NUM>", text)
+    if _UNIT_HINT.search(text):
+        text = _DURATION.sub("<DURATION>", text)
+        text = _SIZE.sub("<NUM>", text)
     text = _HEX.sub("<HEX>", text)
     text = _NUMBER.sub("<NUM>", text)
     if "<NUM> " in text:
         text = _SPACED_SIZE.sub("<NUM>", text)
-    text = _METHOD.sub("<METHOD>", text)
+    if _METHOD_HINT.search(text):
+        text = _METHOD.sub("<METHOD>", text)
     return _SPACE.sub(" ", text).strip()
 
 
