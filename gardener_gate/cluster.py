@@ -289,9 +289,10 @@ class _Stats:
     def add(
         self,
         event: LogEntry,
-        seen: _Seen,
+        seen: _Seen | None,
         redactor: Redactor,
     ) -> None:
+        # ``seen`` is None for a message as logged, with no trace.
         self.count += 1
         moment = event.timestamp
         if moment is not None:
@@ -310,7 +311,8 @@ class _Stats:
             or event.http is not None
         ):
             instances = ((event.instance, 1),) if event.instance else ()
-            self._count_parts(event, 1, instances, seen.message, redactor.text)
+            message = event.message if seen is None else seen.message
+            self._count_parts(event, 1, instances, message, redactor.text)
         else:
             # A plain line: nothing to count apart, and no instance.
             self.unplaced = True
@@ -348,7 +350,7 @@ class _Stats:
             self.last_seen = moment
 
     def _keep_sample(
-        self, event: LogEntry, seen: _Seen, redactor: Redactor | None
+        self, event: LogEntry, seen: _Seen | None, redactor: Redactor | None
     ) -> None:
         # ``seen`` holds the event's redacted message and trace; the rest
         # of the event is redacted only when it becomes a sample, which
@@ -358,7 +360,7 @@ class _Stats:
             shown = event if redactor is None else redactor.entry(event)
             bisect.insort(self.samples, (order, _sample(shown)))
             del self.samples[SAMPLES:]
-        if seen.stack is None:
+        if seen is None or seen.stack is None:
             return
         if self.stack is None or order < self.stack[0]:
             self.stack = (order, seen.stack)
@@ -564,22 +566,26 @@ class Clusterer:
         after ``clusters()``, ``assignment`` maps each shape to its
         cluster's id.
         """
-        if is_traffic(event):
-            self.count_traffic(event)
-            return None
-        plain = (
+        digits = None
+        if event.http is not None:
+            if is_traffic(event):
+                self.count_traffic(event)
+                return None
+        elif (
             event.kind == "message"
-            and event.http is None
             and event.stack is None
             and event.flattened is None
-        )
-        digits = digit_key(event.message) if plain else None
-        if digits is not None and self._redactor.known_clean(digits):
-            known = self._decided.get((digits, event.severity))
+        ):
+            digits = digit_key(event.message)
+            known = (
+                self._decided.get((digits, event.severity))
+                if digits is not None
+                else None
+            )
             if known is not None:
-                stats, shape = known
-                stats.add(event, _Seen(event.message, None), self._redactor)
-                return shape
+                # Decided only for keys found clean: nothing to redact.
+                known[0].add(event, None, self._redactor)
+                return known[1]
         seen = self._seen(event)
         stats, shape, title = self._stats_for(event, seen)
         stats.add(event, seen, self._redactor)
@@ -871,10 +877,13 @@ def _merge_group(severity: str, members: list[_Stats]) -> list[_Stats]:
             for item, tokens in split:
                 hole = (tokens[:position], tokens[position + 1 :])
                 buckets.setdefault(hole, []).append(item)
+            # Most buckets hold one cluster; only the others are sorted.
             for (before, after), group in sorted(
-                buckets.items(), key=lambda kv: kv[0]
+                (hole, group)
+                for hole, group in buckets.items()
+                if len(group) > 1
             ):
-                if len(group) < 2 or not _is_variable(group, position):
+                if not _is_variable(group, position):
                     continue
                 group.sort(key=lambda s: (-s.count, s.key))
                 keep = group[0]
@@ -916,8 +925,12 @@ def _merge_pairs(severity: str, members: list[_Stats], width: int) -> bool:
                 holed = list(tokens)
                 holed[first] = holed[second] = "\0"
                 buckets.setdefault(tuple(holed), []).append(item)
-            for _, group in sorted(buckets.items()):
-                if len(group) < 2 or not all(
+            for _, group in sorted(
+                (holed, group)
+                for holed, group in buckets.items()
+                if len(group) > 1
+            ):
+                if not all(
                     _is_value_position({_tokens(i)[p] for i in group})
                     for p in (first, second)
                 ):
