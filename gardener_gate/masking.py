@@ -109,7 +109,8 @@ _DIGIT = re.compile(r"[0-9]")
 def blank_digits(text: str) -> bytes:
     """``text`` as UTF-8 with every digit a 0, but the 0 of a 0x."""
     raw = text.encode("utf-8", "surrogatepass")
-    if b"0x" in raw or b"0X" in raw:
+    # A search for one character is a third of one for two.
+    if "x" in text or "X" in text:
         raw = raw.replace(b"0x", b"\xffx").replace(b"0X", b"\xffX")
     return raw.translate(_DIGITS_AS_ZERO)
 
