@@ -69,7 +69,9 @@ _TIME = re.compile(
 )
 _METHOD = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\b")
 _SPACE = re.compile(r"\s{2,}|[^\S ]")
-# What a match of _TIME, of _DURATION or _SIZE, and of _METHOD holds.
+# What a match of _HOST, _TIME, _DURATION or _SIZE, _HEX and _METHOD holds.
+_HOST_HINT = re.compile(rf"\.(?:{_TLDS})(?![\w.-])", re.IGNORECASE)
+_HEX_HINT = re.compile(r"0x|[0-9a-fA-F]{8}")
 _TIME_HINT = re.compile(r"\d:\d\d:\d\d")
 _UNIT_HINT = re.compile(r"\d(?:\s?[nuµmsh]|[kKMGTBb])")
 _METHOD_HINT = re.compile(r"GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS")
@@ -150,7 +152,7 @@ def _mask(text: str) -> str:
         text = _IPV6.sub(_ipv6, text)
     if "." in text:
         text = _IPV4.sub("<IP>", text)
-    if "." in text:
+    if "." in text and _HOST_HINT.search(text):
         text = _HOST.sub("<HOST>", text)
     if "/" in text:
         text = _PATH.sub("<PATH>", text)
@@ -159,13 +161,17 @@ def _mask(text: str) -> str:
     if _UNIT_HINT.search(text):
         text = _DURATION.sub("<DURATION>", text)
         text = _SIZE.sub("<NUM>", text)
-    text = _HEX.sub("<HEX>", text)
+    if _HEX_HINT.search(text):
+        text = _HEX.sub("<HEX>", text)
     text = _NUMBER.sub("<NUM>", text)
     if "<NUM> " in text:
         text = _SPACED_SIZE.sub("<NUM>", text)
     if _METHOD_HINT.search(text):
         text = _METHOD.sub("<METHOD>", text)
-    return _SPACE.sub(" ", text).strip()
+    if "  " in text or not text.isprintable():
+        # Every blank but the space is unprintable.
+        text = _SPACE.sub(" ", text)
+    return text.strip()
 
 
 _PLACEHOLDER = re.compile(r"<[A-Z*]+>")

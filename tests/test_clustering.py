@@ -150,6 +150,12 @@ def test_texts_that_differ_in_digits_get_the_template_masking_gives():
         ("OPTIONS /x", "<METHOD> <PATH>"),
         ("FORGET it", "FORGET it"),
         ("a \t b\u2003c\n", "a b c"),
+        ("a\u00a0b\x1fc  d", "a b c d"),
+        ("from db-1.Example.COM ok", "from <HOST> ok"),
+        ("from db-1.example.company ok", "from db-<NUM>.example.company ok"),
+        ("id deadbee1 ok", "id <HEX> ok"),
+        ("id deadbee ok", "id deadbee ok"),
+        ("ptr 0x1f ok", "ptr <HEX> ok"),
     ],
 )
 def test_each_mask_meets_the_text_it_is_for(text, template):
