@@ -380,7 +380,13 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
         max_bytes_billed=args.max_bytes_billed,
     )
     progress = _Progress()
-    options, source = plan_run(request, os.environ, progress)
+    try:
+        options, source = plan_run(request, os.environ, progress)
+    except LogReadError:
+        # Cloud Run or the credentials failed before any entry was read:
+        # a failed read all the same, which no earlier verdict may hide.
+        clear_worklog(args.out)
+        raise
     redactor = Redactor(rules.redact, rules.policy.redact_service_accounts)
     prepared = prepare_baseline(request, options, redactor.text)
     # From here on the logs are read: an earlier run's worklog must not
@@ -401,6 +407,9 @@ def _run(args: argparse.Namespace, now: datetime) -> int:
     progress.done()
     md_path, _ = write_worklog(result, args.out, now)
     decision = result.decision
+    logger.info(
+        "verdict=%s reason=%s", decision.verdict.value, decision.reason
+    )
     counts = result.counts
     if result.cluster_overflow:
         _warn(

@@ -10,6 +10,7 @@ __all__ = [
     "read_baseline",
 ]
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -39,6 +40,8 @@ from gardener_gate.pipeline import (
 from gardener_gate.revision import RunAdmin, make_run_admin
 from gardener_gate.source import FileSource
 from gardener_gate.sql import parse_table
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CLOUD_WINDOW = "3d"
 DEFAULT_RETRY_BUDGET = 120.0
@@ -214,6 +217,7 @@ def read_baseline(
                 f"the revision before {analysed}",
                 "no revision seen is older than the one analysed",
             )
+        logger.info("baseline revision auto: chosen=%s", found)
         wanted = found
     name = f"revision {wanted}"
     seen = result.source.revision_starts.keys() | result.source.revisions

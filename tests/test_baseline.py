@@ -204,6 +204,34 @@ def test_no_revision_before_the_first_is_a_missing_baseline(gate, tmp_path):
     )
 
 
+def test_verbose_output_names_the_revision_chosen_and_the_verdict(
+    gate, tmp_path
+):
+    entries = _revision(OLD, {"Payment failed for order 7": 3})
+    entries += _revision(NEW, {"Payment failed for order 7": 3}, 700)
+    entries += _revision(NEW, {"Refund failed for order 8": 3}, 700)
+
+    result = gate(
+        "run",
+        "--logs",
+        _logs(tmp_path, entries),
+        "--revision",
+        NEW,
+        "--baseline-revision",
+        "auto",
+        "-v",
+    )
+
+    said = [line for line in result.stderr.splitlines() if "INFO" in line]
+    reason = result.worklog["reason"]
+    assert f"baseline revision auto: chosen={OLD}" in said[0]
+    # The verdict is said once, as judged against the baseline.
+    assert [line for line in said if "verdict=" in line] == [
+        f"INFO gardener_gate.cli: verdict=fail reason={reason}"
+    ]
+    assert "baseline had at a like rate" in reason
+
+
 def test_a_baseline_revision_the_file_does_not_hold_stops_the_run(
     gate, tmp_path
 ):

@@ -721,3 +721,18 @@ def test_cloud_run_out_of_reach_is_a_read_error(gate, monkeypatch):
     assert result.code == 3
     assert "Cloud Run did not answer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_read_that_fails_before_it_starts_leaves_no_earlier_worklog(
+    gate, monkeypatch, tmp_path
+):
+    out = tmp_path / "out"
+    logs = CASES / "staging-3day" / "input.json"
+    earlier = gate("run", "--logs", str(logs), "--out", str(out))
+    monkeypatch.setenv("GARDENER_GATE_RUN_ENDPOINT", "http://127.0.0.1:9")
+
+    result = gate("run", *CLOUD_ARGS, "--out", str(out))
+
+    assert (earlier.code, result.code) == (1, 3)
+    assert "Cloud Run did not answer" in result.stderr
+    assert sorted(out.iterdir()) == []
