@@ -365,12 +365,25 @@ def _cloud_plan(
         raise UsageError("--max-entries: give a positive number")
     window = parse_window(request.window or DEFAULT_CLOUD_WINDOW)
     until = parse_until(request.until) if request.until else request.now
-    if admin is None:
-        admin = make_run_admin(env.get("GARDENER_GATE_RUN_ENDPOINT"))
     revision = request.revision or "auto"
-    if revision == "auto":
-        revision = admin.serving_revision(project, region, service)
-    started = admin.revision_start(project, region, service, revision)
+    started = None
+    if admin is None:
+        try:
+            admin = make_run_admin(env.get("GARDENER_GATE_RUN_ENDPOINT"))
+        except LogReadError as fault:
+            if revision == "auto":
+                raise
+            # With the revision named, Cloud Run only bounds the window.
+            logger.warning(
+                "could not ask Cloud Run when revision %s started (%s); the "
+                "window is not bounded by it",
+                revision,
+                fault,
+            )
+    if admin is not None:
+        if revision == "auto":
+            revision = admin.serving_revision(project, region, service)
+        started = admin.revision_start(project, region, service, revision)
     options = RunOptions(
         revision=revision,
         window=window,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import google.auth
+import google.auth.exceptions
 import pytest
 from conftest import CASES
 from fakes.google import LoggingFake, RunFake, error_response
@@ -721,6 +723,38 @@ def test_cloud_run_out_of_reach_is_a_read_error(gate, monkeypatch):
     assert result.code == 3
     assert "Cloud Run did not answer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_named_revision_is_read_without_credentials_for_cloud_run(
+    httpserver, monkeypatch, gate
+):
+    # A local fake of Cloud Logging needs no credentials; Cloud Run, which
+    # only bounds the window once the revision is named, is not asked.
+    def no_credentials(*args: Any, **kwargs: Any) -> Any:
+        raise google.auth.exceptions.DefaultCredentialsError("none here")
+
+    monkeypatch.setattr(google.auth, "default", no_credentials)
+    monkeypatch.delenv("GARDENER_GATE_RUN_ENDPOINT", raising=False)
+    url = LoggingFake(_revision_entries()).install(httpserver)
+
+    named = gate(
+        "run",
+        *CLOUD_ARGS,
+        "--revision",
+        NEW_REVISION,
+        "--logging-endpoint",
+        url,
+        "--until",
+        "2025-05-15T00:00:00Z",
+    )
+    auto = gate("run", *CLOUD_ARGS, "--logging-endpoint", url)
+
+    assert named.code == 1
+    assert named.worklog["entries"]["events"] > 0
+    assert "the window is not bounded by it" in named.stderr
+    assert "no Application Default Credentials" in named.stderr
+    assert auto.code == 3
+    assert "error: no Application Default Credentials" in auto.stderr
 
 
 def test_a_read_that_fails_before_it_starts_leaves_no_earlier_worklog(

@@ -260,5 +260,5 @@ def test_a_missing_rules_folder_is_named_without_a_line(gate, tmp_path):
     )
 
     assert run.code == 2
-    assert f"{missing}: (rules): no such directory" in run.stderr
+    assert f"{missing}: --rules: no such directory (without" in run.stderr
     assert f"{missing}:0" not in run.stderr

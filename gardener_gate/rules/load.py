@@ -189,7 +189,15 @@ def _rule_files(directory: Path | None) -> list[Path]:
         return [directory]
     if not directory.is_dir():
         raise RulesError(
-            [RuleProblem(str(directory), 0, "(rules)", "no such directory")]
+            [
+                RuleProblem(
+                    str(directory),
+                    0,
+                    "--rules",
+                    "no such directory (without --rules, ./rules is read "
+                    "if it exists, and the shipped rules always)",
+                )
+            ]
         )
     found = sorted(p for p in directory.iterdir() if is_rules_file(p.name))
     broken = [p for p in found if not p.is_file()]
