@@ -60,7 +60,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     inputs = {
-        f"loghub-2k x{args.lines}": repeated_corpus(args.corpus, args.lines)
+        f"loghub-2k, {args.lines} lines": repeated_corpus(
+            args.corpus, args.lines
+        )
     }
     if args.linux:
         inputs["Linux (Loghub-2.0)"] = read_columns(_structured(args.linux))[0]
