@@ -98,7 +98,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
             re.S,
         ),
         REDACTED,
-        "KEY-----",
+        "KEY-----|BLOCK-----",
     ),
     (
         # Base64 DER of a key or certificate, without its PEM lines.
@@ -200,7 +200,16 @@ def _redact_assignments(text: str) -> str:
 # texts (ids, routes, plain messages) skip the patterns altogether. Each
 # literal is where a pattern must start; the secret words are searched in
 # the lower-cased text, which is far quicker than a case-blind pattern.
-_LITERALS = ("KEY-----", "MII", "eyJ", *_TOKEN_PREFIXES, "://", "@", "%40")
+_LITERALS = (
+    "KEY-----",
+    "BLOCK-----",
+    "MII",
+    "eyJ",
+    *_TOKEN_PREFIXES,
+    "://",
+    "@",
+    "%40",
+)
 _SECRET_WORD_LOWER = re.compile(_SECRET_WORDS)
 
 
@@ -223,6 +232,15 @@ def _worth_scanning(text: str) -> bool:
 # makes every text that differs from it only in its digits clean, unless
 # it holds one of them.
 _DIGIT_MARKERS = (b"ya00.", b"0//0", b"%00", b"KEY-----")
+
+
+def _has_marker(key: bytes) -> bool:
+    # The key keeps the zero of a 0x apart (masking.blank_digits); the
+    # markers are read with it as the digit it is (%40x, 1//0x).
+    if b"\xff" in key:
+        key = key.replace(b"\xff", b"0")
+    return any(marker in key for marker in _DIGIT_MARKERS)
+
 
 _CACHED_LENGTH = 512
 _FLATTENED_CHARS = 4000
@@ -300,7 +318,7 @@ class Redactor:
         if key in self._clean:
             return text
         redacted = self._scrub(text)
-        if redacted == text and not any(m in key for m in _DIGIT_MARKERS):
+        if redacted == text and not _has_marker(key):
             if len(self._clean) >= _CACHE_SIZE:
                 self._clean.clear()
             self._clean.add(key)
