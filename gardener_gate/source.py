@@ -305,7 +305,10 @@ def _check_is_text(head: bytes, name: str) -> None:
 def _detect_format(head: bytes) -> str:
     stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
     if stripped.startswith(b"["):
-        return "json"
+        # A JSON array holds objects (or is empty); a text line may start
+        # with a bracket too: "[ERROR] payment failed".
+        inside = stripped[1:].lstrip(b" \t\r\n")
+        return "json" if inside[:1] in (b"", b"{", b"]", b'"') else "lines"
     if stripped.startswith(b"{"):
         return "ndjson"
     return "lines"

@@ -95,6 +95,12 @@ def test_invalid_utf8_is_replaced_and_the_next_line_still_read():
         (b"\xef\xbb\xbf[{}]", "json"),
         (b'\n{"a": 1}\n', "ndjson"),
         (b"plain text\n", "lines"),
+        (b"[\n  {}]", "json"),
+        (b"[]", "json"),
+        (b'["a"]', "json"),
+        (b"[ERROR] payment failed\n", "lines"),
+        (b"[2025-05-12 10:00:01] worker started\n", "lines"),
+        (b"[ 12.5] usb 1-1: new device\n", "lines"),
     ],
 )
 def test_the_format_is_detected_from_the_first_character(data, fmt):
