@@ -34,6 +34,11 @@ _GAP = timedelta(seconds=1)
 _HOLD = 512
 _KEEP = 64
 _FRAME = re.compile(r'^\s+(File "|at )')
+# A key printed line by line: its lines are joined, so that redaction
+# sees the whole block, not lines of base64 that look like words.
+_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,60}KEY(?: BLOCK)?-----")
+_KEY_END = re.compile(r"-----END [A-Z0-9 ]{0,60}KEY(?: BLOCK)?-----")
+_KEY_LINE = re.compile(r"[A-Za-z0-9+/=]{1,100}|[\w-]{1,40}: .{0,200}")
 
 StreamKey = tuple[str, str]
 
@@ -79,7 +84,8 @@ class Stitcher:
                 continue
             key = (entry.instance or "", entry.log_name)
             held = self._held.setdefault(key, [])
-            if held and not _near(held[-1], entry):
+            # A run may span a blank line, which is no entry (see _key_end).
+            if held and not _near(held[-1], entry, lines=2):
                 yield from self._close(key, held)
                 held.clear()
             held.append(entry)
@@ -112,7 +118,7 @@ class Stitcher:
         while start < len(fragments):
             end = _run_end(fragments, start)
             run = fragments[start:end]
-            if len(run) > 1 and _holds_trace(run):
+            if len(run) > 1 and (_holds_trace(run) or _opens_key(run[0])):
                 self.joined += len(run) - 1
                 yield _join(run)
                 start = end
@@ -136,9 +142,9 @@ def _order(entry: LogEntry) -> tuple[float, str, int]:
     return stamp, entry.insert_id, entry.seq
 
 
-def _near(before: LogEntry, after: LogEntry) -> bool:
+def _near(before: LogEntry, after: LogEntry, lines: int = 1) -> bool:
     if before.timestamp is None or after.timestamp is None:
-        return abs(after.seq - before.seq) <= 1
+        return abs(after.seq - before.seq) <= lines
     return abs(after.timestamp - before.timestamp) <= _GAP
 
 
@@ -146,7 +152,29 @@ def _first_line(entry: LogEntry) -> str:
     return entry.message.split("\n", 1)[0]
 
 
+def _opens_key(entry: LogEntry) -> bool:
+    line = _first_line(entry)
+    return bool(_KEY_BEGIN.search(line)) and not _KEY_END.search(line)
+
+
+def _key_end(fragments: list[LogEntry], start: int) -> int:
+    end = start + 1
+    # An armoured key has a blank line, which is no entry, after its head.
+    while end < len(fragments) and _near(
+        fragments[end - 1], fragments[end], lines=2
+    ):
+        line = _first_line(fragments[end]).strip()
+        if _KEY_END.search(line):
+            return end + 1
+        if not _KEY_LINE.fullmatch(line):
+            break
+        end += 1
+    return end
+
+
 def _run_end(fragments: list[LogEntry], start: int) -> int:
+    if _opens_key(fragments[start]):
+        return _key_end(fragments, start)
     python_open = is_trace_start(_first_line(fragments[start]))
     end = start + 1
     while end < len(fragments) and _near(fragments[end - 1], fragments[end]):
@@ -180,12 +208,16 @@ def _holds_trace(run: list[LogEntry]) -> bool:
 
 def _join(run: list[LogEntry]) -> LogEntry:
     message = "\n".join(fragment.message for fragment in run)
-    severity = max(max(f.severity for f in run), Severity.ERROR)
+    stack = find_trace(message)
+    severity = max(f.severity for f in run)
+    if stack is not None or not _opens_key(run[0]):
+        # A trace is an error, whatever the stream said of its lines.
+        severity = max(severity, Severity.ERROR)
     return dataclasses.replace(
         run[0],
         message=message,
         severity=severity,
-        stack=find_trace(message),
+        stack=stack,
         fragments=len(run),
     )
 

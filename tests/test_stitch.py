@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from gardener_gate.entry import normalize
@@ -91,3 +92,71 @@ def test_fragments_of_other_instances_are_not_joined():
     events = _events(entries)
 
     assert sorted(e.fragments for e in events) == [1, 3]
+
+
+KEY_LINES = [
+    "could not load key: -----BEGIN RSA PRIVATE KEY-----",
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
+    "Proc-Type: 4,ENCRYPTED",
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK",
+    "-----END RSA PRIVATE KEY-----",
+]
+
+
+def test_a_key_printed_line_by_line_is_one_event():
+    # Alone, a line of base64 is a word: only the whole block is a key.
+    text = "\n".join(["INFO starting", *KEY_LINES, "INFO done"])
+    entries = [
+        make_entry(n, line, seconds=n * 0.001)
+        for n, line in enumerate(text.split("\n"))
+    ]
+
+    events = _events(entries)
+
+    assert [e.fragments for e in events] == [1, 5, 1]
+    assert events[1].message == "\n".join(KEY_LINES)
+    assert events[1].stack is None
+    assert events[1].severity.name == "DEFAULT"
+
+
+def test_a_key_block_ends_at_a_line_no_key_holds(tmp_path, gate):
+    logs = tmp_path / "app.log"
+    logs.write_text(
+        "\n".join([*KEY_LINES[:2], "INFO key loaded, serving", "INFO done"])
+    )
+
+    result = gate("run", "--logs", str(logs))
+
+    titles = sorted(c["title"] for c in result.worklog["clusters"])
+    assert titles == [
+        "could not load key: <REDACTED>",
+        "done",
+        "key loaded, serving",
+    ]
+    assert "MIIEow" not in result.markdown + json.dumps(result.worklog)
+
+
+def test_an_armoured_key_in_a_text_log_leaves_no_line_out(tmp_path, gate):
+    logs = tmp_path / "app.log"
+    logs.write_text(
+        "WARNING signing key: -----BEGIN PGP PRIVATE KEY BLOCK-----\n"
+        "Version: 1\n\nlQOYBGZ5xk8BCACx9Q2\n=Ab12\n"
+        "-----END PGP PRIVATE KEY BLOCK-----\nINFO done\n"
+    )
+
+    result = gate("run", "--logs", str(logs))
+
+    titles = sorted(c["title"] for c in result.worklog["clusters"])
+    assert titles == ["done", "signing key: <REDACTED>"]
+
+
+def test_a_key_on_one_line_is_not_extended():
+    lines = [
+        "key -----BEGIN EC PRIVATE KEY-----abc-----END EC PRIVATE KEY-----",
+        "next",
+    ]
+    entries = [
+        make_entry(n, line, seconds=n * 0.001) for n, line in enumerate(lines)
+    ]
+
+    assert [e.fragments for e in _events(entries)] == [1, 1]
