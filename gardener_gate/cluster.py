@@ -558,6 +558,7 @@ class Clusterer:
         self.traffic = Traffic()
         self.overflow = 0
         self.assignment: dict[tuple[str, str], str] = {}
+        self._frozen: list[Cluster] | None = None
 
     def add(self, event: LogEntry) -> tuple[str, str] | None:
         """Count one event into its cluster, or into the traffic baseline.
@@ -643,6 +644,9 @@ class Clusterer:
     def _stats_for(
         self, event: LogEntry, seen: _Seen
     ) -> tuple[_Stats, tuple[str, str], str]:
+        if self._frozen is not None:
+            # Decided events come here too once merging cleared them.
+            raise RuntimeError("an event counted after the clusters were")
         http_status = event.http.status if event.http is not None else None
         kind, key, title = _identify(event, seen)
         stats = self._stats.get((kind, key))
@@ -672,6 +676,8 @@ class Clusterer:
     def join(self, later: ClusterState) -> str | None:
         """Add what another clusterer counted; why not, if a cluster limit
         makes the result depend on which events came first."""
+        if self._frozen is not None:
+            raise RuntimeError("clusters joined after they were merged")
         if self.overflow or later.overflow:
             return "more clusters than the limit"
         for key, stats in later.stats.items():
@@ -698,7 +704,13 @@ class Clusterer:
         self.traffic.latencies.add(event.http.latency)
 
     def clusters(self) -> list[Cluster]:
-        """The clusters, with variable words merged, most events first."""
+        """The clusters, with variable words merged, most events first.
+
+        Merging ends the counting: later calls give the same clusters,
+        and an event counted after the first raises RuntimeError.
+        """
+        if self._frozen is not None:
+            return list(self._frozen)
         self._decided.clear()
         merged = _merge_variables(list(self._stats.values()))
         frozen = []
@@ -708,7 +720,8 @@ class Clusterer:
             for member in stats.members:
                 self.assignment[member] = cluster.id
         frozen.sort(key=lambda c: (-c.count, c.id))
-        return frozen
+        self._frozen = frozen
+        return list(frozen)
 
 
 def is_traffic(event: LogEntry) -> bool:

@@ -305,13 +305,28 @@ def _check_is_text(head: bytes, name: str) -> None:
 def _detect_format(head: bytes) -> str:
     stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
     if stripped.startswith(b"["):
-        # A JSON array holds objects (or is empty); a text line may start
-        # with a bracket too: "[ERROR] payment failed".
-        inside = stripped[1:].lstrip(b" \t\r\n")
-        return "json" if inside[:1] in (b"", b"{", b"]", b'"') else "lines"
+        return "json" if _opens_array(stripped[1:]) else "lines"
     if stripped.startswith(b"{"):
         return "ndjson"
     return "lines"
+
+
+def _opens_array(after: bytes) -> bool:
+    # A text line may start with a bracket too ("[ERROR] payment failed",
+    # "[    0.000000] Linux version"): an array is an object or an array
+    # next, or a value followed by a comma, or by the end of it all.
+    inside = after.lstrip(b" \t\r\n")
+    if inside[:1] in (b"", b"{", b"[", b"]"):
+        return True
+    text = inside.decode("utf-8", errors="replace")
+    try:
+        _, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return False
+    rest = text[end:].lstrip()
+    return rest.startswith(",") or (
+        rest.startswith("]") and not rest[1:].strip()
+    )
 
 
 def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes | None]:

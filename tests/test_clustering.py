@@ -164,6 +164,23 @@ def test_each_mask_meets_the_text_it_is_for(text, template):
     assert _mask.__wrapped__(text) == template
 
 
+def test_clusters_read_twice_are_the_same_and_close_the_count():
+    clusterer = Clusterer()
+    for seq, user in enumerate(["alice", "bob", "carol"]):
+        entry = normalize(seq, f"ERROR sync failed for user={user} today")
+        assert not isinstance(entry, str)
+        clusterer.add(entry)
+
+    first = clusterer.clusters()
+
+    assert clusterer.clusters() == first
+    assert [c.count for c in first] == [3]
+    late = normalize(9, "ERROR sync failed for user=dave today")
+    assert not isinstance(late, str)
+    with pytest.raises(RuntimeError):
+        clusterer.add(late)
+
+
 SECRET = "ghp_" + "a1B2" * 9
 
 

@@ -101,6 +101,11 @@ def test_invalid_utf8_is_replaced_and_the_next_line_still_read():
         (b"[ERROR] payment failed\n", "lines"),
         (b"[2025-05-12 10:00:01] worker started\n", "lines"),
         (b"[ 12.5] usb 1-1: new device\n", "lines"),
+        (b"[    0.000000] Linux version 6.1\n[    0.1] x\n", "lines"),
+        (b"[true] flag set\n", "lines"),
+        (b'[1, "text", null]', "json"),
+        (b"[null]\n", "json"),
+        (b"[[]]", "json"),
     ],
 )
 def test_the_format_is_detected_from_the_first_character(data, fmt):
