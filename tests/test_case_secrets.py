@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -374,6 +376,38 @@ def test_a_pgp_key_block_is_redacted_whole(key):
 
     assert redacted.startswith("loaded <REDACTED>")
     assert "lQOYBGZ5xk8BCAC" not in redacted
+
+
+def _key_lines(seed: int, width: int) -> list[str]:
+    rng = random.Random(seed)
+    body = base64.b64encode(rng.randbytes(width * 12)).decode()
+    return [body[at : at + width] for at in range(0, len(body), width)]
+
+
+@pytest.mark.parametrize("width", [64, 70, 76])
+def test_lines_of_a_key_met_apart_from_it_are_redacted(width):
+    # Cut from their PEM lines (interleaved, prefixed, read apart), the
+    # lines of a key are still long base64 that changes kind as random
+    # text does.
+    redactor = Redactor()
+    lines = _key_lines(width, width)
+
+    shown = [redactor.text(f"10:00:01 app[7]: {line}") for line in lines]
+
+    assert shown == ["10:00:01 app[7]: <REDACTED>"] * len(lines)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GLOBALROOT/Device/HarddiskVolumeShadowCopy2/Windows/System32/config",
+        "/bgl/apps/scaletest/stability/MDCASK/WORK/65576/inferno",
+        "digest " + "4a96d9062342e1f0" * 4,
+        "AbstractSingletonProxyFactoryBean2ConfigurationLoader failed",
+    ],
+)
+def test_long_words_paths_and_digests_are_not_taken_for_keys(text):
+    assert Redactor().text(text) == text
 
 
 def _strings(value: Any) -> list[str]:
