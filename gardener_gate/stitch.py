@@ -38,7 +38,10 @@ _FRAME = re.compile(r'^\s+(File "|at )')
 # sees the whole block, not lines of base64 that look like words.
 _KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,60}KEY(?: BLOCK)?-----")
 _KEY_END = re.compile(r"-----END [A-Z0-9 ]{0,60}KEY(?: BLOCK)?-----")
-_KEY_LINE = re.compile(r"[A-Za-z0-9+/=]{1,100}|[\w-]{1,40}: .{0,200}")
+_KEY_LINE = re.compile(r"[A-Za-z0-9+/=]{1,4096}|[\w-]{1,40}: .{0,200}")
+# Blank lines, which are no entries, within a key: the armour's own, and
+# one after each line where a program printed lines ending in a newline.
+_KEY_GAP = 4
 
 StreamKey = tuple[str, str]
 
@@ -84,8 +87,8 @@ class Stitcher:
                 continue
             key = (entry.instance or "", entry.log_name)
             held = self._held.setdefault(key, [])
-            # A run may span a blank line, which is no entry (see _key_end).
-            if held and not _near(held[-1], entry, lines=2):
+            # A run may span blank lines, which are no entries (_KEY_GAP).
+            if held and not _near(held[-1], entry, lines=_KEY_GAP):
                 yield from self._close(key, held)
                 held.clear()
             held.append(entry)
@@ -118,7 +121,7 @@ class Stitcher:
         while start < len(fragments):
             end = _run_end(fragments, start)
             run = fragments[start:end]
-            if len(run) > 1 and (_holds_trace(run) or _opens_key(run[0])):
+            if len(run) > 1 and (_holds_trace(run) or _is_key(run)):
                 self.joined += len(run) - 1
                 yield _join(run)
                 start = end
@@ -157,24 +160,31 @@ def _opens_key(entry: LogEntry) -> bool:
     return bool(_KEY_BEGIN.search(line)) and not _KEY_END.search(line)
 
 
-def _key_end(fragments: list[LogEntry], start: int) -> int:
+def _is_key(run: list[LogEntry]) -> bool:
+    return _opens_key(run[0]) and bool(_KEY_END.search(_first_line(run[-1])))
+
+
+def _key_end(fragments: list[LogEntry], start: int) -> int | None:
+    # Only a key that reaches its END line is joined: a line that merely
+    # names a PEM header must not take the lines after it along.
     end = start + 1
-    # An armoured key has a blank line, which is no entry, after its head.
     while end < len(fragments) and _near(
-        fragments[end - 1], fragments[end], lines=2
+        fragments[end - 1], fragments[end], lines=_KEY_GAP
     ):
         line = _first_line(fragments[end]).strip()
         if _KEY_END.search(line):
             return end + 1
         if not _KEY_LINE.fullmatch(line):
-            break
+            return None
         end += 1
-    return end
+    return None
 
 
 def _run_end(fragments: list[LogEntry], start: int) -> int:
     if _opens_key(fragments[start]):
-        return _key_end(fragments, start)
+        end = _key_end(fragments, start)
+        if end is not None:
+            return end
     python_open = is_trace_start(_first_line(fragments[start]))
     end = start + 1
     while end < len(fragments) and _near(fragments[end - 1], fragments[end]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from gardener_gate.entry import normalize
 from gardener_gate.stitch import Stitcher
 
@@ -119,7 +121,7 @@ def test_a_key_printed_line_by_line_is_one_event():
     assert events[1].severity.name == "DEFAULT"
 
 
-def test_a_key_block_ends_at_a_line_no_key_holds(tmp_path, gate):
+def test_a_key_without_its_end_is_not_joined_and_leaks_nothing(tmp_path, gate):
     logs = tmp_path / "app.log"
     logs.write_text(
         "\n".join([*KEY_LINES[:2], "INFO key loaded, serving", "INFO done"])
@@ -129,6 +131,7 @@ def test_a_key_block_ends_at_a_line_no_key_holds(tmp_path, gate):
 
     titles = sorted(c["title"] for c in result.worklog["clusters"])
     assert titles == [
+        "<REDACTED>",
         "could not load key: <REDACTED>",
         "done",
         "key loaded, serving",
@@ -136,13 +139,36 @@ def test_a_key_block_ends_at_a_line_no_key_holds(tmp_path, gate):
     assert "MIIEow" not in result.markdown + json.dumps(result.worklog)
 
 
-def test_an_armoured_key_in_a_text_log_leaves_no_line_out(tmp_path, gate):
+def test_a_line_that_names_a_key_header_takes_no_line_along(tmp_path, gate):
     logs = tmp_path / "app.log"
     logs.write_text(
-        "WARNING signing key: -----BEGIN PGP PRIVATE KEY BLOCK-----\n"
-        "Version: 1\n\nlQOYBGZ5xk8BCACx9Q2\n=Ab12\n"
-        "-----END PGP PRIVATE KEY BLOCK-----\nINFO done\n"
+        "ERROR config: SIGNING_KEY must start with -----BEGIN PRIVATE KEY-----"
+        "\npanic: runtime error: invalid memory address\n"
+        "Error: connect ECONNREFUSED 127.0.0.1:5432\n"
     )
+
+    result = gate("run", "--logs", str(logs))
+
+    assert len(result.worklog["clusters"]) == 3
+
+
+@pytest.mark.parametrize("newline", ["\n", "\n\n"])
+def test_an_armoured_key_in_a_text_log_leaves_no_line_out(
+    tmp_path, gate, newline
+):
+    # Printed lines that end in a newline come double spaced: the
+    # armour's own blank line then makes three.
+    logs = tmp_path / "app.log"
+    lines = [
+        "WARNING signing key: -----BEGIN PGP PRIVATE KEY BLOCK-----",
+        "Version: 1",
+        "",
+        "lQOYBGZ5xk8BCACx9Q2",
+        "=Ab12",
+        "-----END PGP PRIVATE KEY BLOCK-----",
+        "INFO done",
+    ]
+    logs.write_text(newline.join(lines) + "\n")
 
     result = gate("run", "--logs", str(logs))
 
@@ -155,6 +181,28 @@ def test_a_key_on_one_line_is_not_extended():
         "key -----BEGIN EC PRIVATE KEY-----abc-----END EC PRIVATE KEY-----",
         "next",
     ]
+    entries = [
+        make_entry(n, line, seconds=n * 0.001) for n, line in enumerate(lines)
+    ]
+
+    assert [e.fragments for e in _events(entries)] == [1, 1]
+
+
+def test_a_line_not_of_the_key_ends_it_and_keeps_its_cluster(tmp_path, gate):
+    logs = tmp_path / "app.log"
+    logs.write_text(
+        "\n".join([*KEY_LINES[:2], "INFO health check passed", *KEY_LINES[2:]])
+    )
+
+    result = gate("run", "--logs", str(logs))
+
+    titles = [c["title"] for c in result.worklog["clusters"]]
+    assert "health check passed" in titles
+    assert "MIIEow" not in result.markdown + json.dumps(result.worklog)
+
+
+def test_lines_after_a_key_header_without_end_stay_apart():
+    lines = ["key: -----BEGIN PRIVATE KEY-----", "    g()"]
     entries = [
         make_entry(n, line, seconds=n * 0.001) for n, line in enumerate(lines)
     ]
