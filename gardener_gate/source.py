@@ -313,20 +313,41 @@ def _detect_format(head: bytes) -> str:
 
 def _opens_array(after: bytes) -> bool:
     # A text line may start with a bracket too ("[ERROR] payment failed",
-    # "[    0.000000] Linux version"): an array is an object or an array
-    # next, or a value followed by a comma, or by the end of it all.
-    inside = after.lstrip(b" \t\r\n")
-    if inside[:1] in (b"", b"{", b"[", b"]"):
-        return True
-    text = inside.decode("utf-8", errors="replace")
-    try:
-        _, end = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        return False
-    rest = text[end:].lstrip()
-    return rest.startswith(",") or (
-        rest.startswith("]") and not rest[1:].strip()
-    )
+    # "[] INFO App - started", "[    0.000000] Linux version", a printed
+    # list). An array of entries starts with an object, read whole or cut
+    # off by the end of what was read (what follows may be damage, which
+    # is skipped and counted); other values must read as a JSON array to
+    # the end of the text read, or up to where it is cut off.
+    text = after.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    at = _skip_blank(text, 0)
+    first = True
+    while at < len(text):
+        if text.startswith("]", at):
+            return not text[at + 1 :].strip()
+        begin = at
+        try:
+            _, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as fault:
+            cut_off = fault.pos >= len(text.rstrip()) - 1
+            return cut_off or fault.msg.startswith("Unterminated string")
+        except RecursionError:
+            return True
+        if first and text.startswith("{", begin):
+            return True
+        first = False
+        at = _skip_blank(text, at)
+        if text.startswith(",", at):
+            at = _skip_blank(text, at + 1)
+        elif not text.startswith("]", at):
+            return at >= len(text)
+    return True
+
+
+def _skip_blank(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
 
 
 def _iter_lines(head: bytes, stream: BinaryIO) -> Iterator[bytes | None]:

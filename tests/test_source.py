@@ -106,6 +106,13 @@ def test_invalid_utf8_is_replaced_and_the_next_line_still_read():
         (b'[1, "text", null]', "json"),
         (b"[null]\n", "json"),
         (b"[[]]", "json"),
+        (b"[] INFO  c.e.App - Starting App\n", "lines"),
+        (b"[ ] migrations pending\n", "lines"),
+        (b"[1, 2, 3]\nnext line\n", "lines"),
+        (b"[ { id: 1, name: 'a' } ]\n", "lines"),
+        (b'[\n  {"textPayload": "a"},\n  {"textPa', "json"),
+        (b'["' + b"x" * 70000, "json"),
+        (b'[{"textPayload": "' + b"x" * 70000, "json"),
     ],
 )
 def test_the_format_is_detected_from_the_first_character(data, fmt):
