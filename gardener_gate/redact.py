@@ -66,7 +66,7 @@ _SERVICE_ACCOUNT = ".gserviceaccount.com"
 # paths and words such as HarddiskVolumeShadowCopy2/Windows/System32).
 _BLOB_LENGTH = 32
 _BLOB = re.compile(
-    rf"(?<![\w+/=-])[A-Za-z0-9+/]{{{_BLOB_LENGTH},4096}}={{0,2}}(?![\w+/=-])"
+    rf"(?<![\w+/-])[A-Za-z0-9+/]{{{_BLOB_LENGTH},4096}}={{0,2}}(?![\w+/=-])"
 )
 _BLOB_CHANGES = 0.4
 _KINDS = str.maketrans(

@@ -392,9 +392,9 @@ def test_lines_of_a_key_met_apart_from_it_are_redacted(width):
     redactor = Redactor()
     lines = _key_lines(width, width)
 
-    shown = [redactor.text(f"10:00:01 app[7]: {line}") for line in lines]
+    shown = [redactor.text(f"10:00:01 app[7]: k={line}") for line in lines]
 
-    assert shown == ["10:00:01 app[7]: <REDACTED>"] * len(lines)
+    assert shown == ["10:00:01 app[7]: k=<REDACTED>"] * len(lines)
 
 
 @pytest.mark.parametrize(
