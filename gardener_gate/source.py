@@ -225,26 +225,14 @@ def read_records(
     Raises:
         LogReadError: the input is not text, or not the format asked for.
     """
-    head = stream.read(_SNIFF)
-    if head and not head.strip():
-        # Read past leading blank space; each read is looked at once.
-        parts, size = [head], len(head)
-        while size < _MAX_RECORD:
-            more = stream.read(_SNIFF)
-            if not more:
-                break
-            parts.append(more)
-            size += len(more)
-            if more.strip():
-                break
-        head = b"".join(parts)
+    head = _past_blanks(stream.read(_SNIFF), stream)
     if head.startswith(_GZIP_MAGIC):
         # Log exports are often kept compressed; read them as they are.
         stream = cast(
             BinaryIO, gzip.GzipFile(fileobj=_Rewound(head, stream), mode="rb")
         )
         try:
-            head = stream.read(_SNIFF)
+            head = _past_blanks(stream.read(_SNIFF), stream)
         except (OSError, EOFError) as exc:
             raise LogReadError(f"{name}: damaged gzip file ({exc})") from None
     judged = head if sniffed is None else sniffed
@@ -285,6 +273,23 @@ def _json_record(position: int, value: object, where: str) -> Record | Skip:
     if isinstance(value, str):
         return Skip(position, f"{where}: not a log entry (a JSON string)")
     return Record(position, value, where)
+
+
+def _past_blanks(head: bytes, stream: BinaryIO) -> bytes:
+    # Read past leading blank space, so that the format is told by what
+    # follows it; each read is looked at once.
+    if not head or head.strip():
+        return head
+    parts, size = [head], len(head)
+    while size < _MAX_RECORD:
+        more = stream.read(_SNIFF)
+        if not more:
+            break
+        parts.append(more)
+        size += len(more)
+        if more.strip():
+            break
+    return b"".join(parts)
 
 
 def _check_is_text(head: bytes, name: str) -> None:

@@ -5,6 +5,7 @@ Never a traceback, never a hang, never a record dropped without a count.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from pathlib import Path
@@ -323,8 +324,13 @@ def test_a_byte_order_mark_before_ndjson_is_ignored(gate, tmp_path):
     assert result.worklog["entries"]["skipped"] == 0
 
 
-def test_a_long_blank_start_does_not_change_the_format(gate, tmp_path):
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_long_blank_start_does_not_change_the_format(
+    gate, tmp_path, compress
+):
     data = b" " * 100_000 + json.dumps([ENTRY, ENTRY]).encode()
+    if compress:
+        data = gzip.compress(data)
 
     result = gate("run", "--logs", _write(tmp_path, "ws.json", data))
 
