@@ -103,7 +103,7 @@ def normalize(seq: int, value: object) -> LogEntry | str:
         return _from_line(seq, value)
     if not isinstance(value, dict):
         return f"not a log entry (a JSON {_json_type(value)})"
-    if not _looks_like_entry(value):
+    if not looks_like_entry(value):
         return "not a log entry (no payload, timestamp or httpRequest)"
     return _from_entry(seq, value)
 
@@ -135,7 +135,8 @@ _ENTRY_KEYS = frozenset(
 )
 
 
-def _looks_like_entry(value: dict[str, Any]) -> bool:
+def looks_like_entry(value: dict[str, Any]) -> bool:
+    """Whether a JSON object holds a field every log entry may have."""
     return not _ENTRY_KEYS.isdisjoint(value)
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
+from gardener_gate.entry import looks_like_entry
 from gardener_gate.errors import LogReadError
 
 FORMATS = ("auto", "json", "ndjson", "lines")
@@ -39,6 +40,10 @@ _CHUNK = 1 << 20
 # the rest of the file into memory.
 _MAX_RECORD = 64 << 20
 _SNIFF = 64 << 10
+# How near the end of a cut-off start a JSON value may break and be taken
+# for cut there ("traceSampled": tr, "\u00).
+_CUT_SLACK = 16
+_JSON_OBJECT = re.compile(r'\{\s*["}]')
 # From this size on, a file of newline-delimited JSON is read in two halves
 # at once (see ``FileSource.halves``).
 SPLIT_BYTES = 32 << 20
@@ -310,42 +315,50 @@ def _check_is_text(head: bytes, name: str) -> None:
 def _detect_format(head: bytes) -> str:
     stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
     if stripped.startswith(b"["):
-        return "json" if _opens_array(stripped[1:]) else "lines"
+        cut_off = len(head) >= _SNIFF
+        return "json" if _opens_array(stripped[1:], cut_off) else "lines"
     if stripped.startswith(b"{"):
         return "ndjson"
     return "lines"
 
 
-def _opens_array(after: bytes) -> bool:
+def _opens_array(after: bytes, cut_off: bool) -> bool:
     # A text line may start with a bracket too ("[ERROR] payment failed",
     # "[] INFO App - started", "[    0.000000] Linux version", a printed
-    # list). An array of entries starts with an object, read whole or cut
-    # off by the end of what was read (what follows may be damage, which
-    # is skipped and counted); other values must read as a JSON array to
-    # the end of the text read, or up to where it is cut off.
+    # list or a JavaScript object). An array is a log entry first, or
+    # JSON values up to a closing bracket that ends the text or opens
+    # another array; once a value was read, damage is the array's (it is
+    # skipped and counted). A first value that breaks is JSON damage
+    # when it is an object ({" or {}), or when it breaks where the text
+    # read is cut off (a long file; a first entry longer than that).
     text = after.decode("utf-8", errors="replace")
     decoder = json.JSONDecoder()
     at = _skip_blank(text, 0)
     first = True
     while at < len(text):
         if text.startswith("]", at):
-            return not text[at + 1 :].strip()
+            rest = text[at + 1 :].lstrip()
+            return not rest or rest.startswith("[")
         begin = at
         try:
-            _, at = decoder.raw_decode(text, at)
+            value, at = decoder.raw_decode(text, at)
         except json.JSONDecodeError as fault:
-            cut_off = fault.pos >= len(text.rstrip()) - 1
-            return cut_off or fault.msg.startswith("Unterminated string")
-        except RecursionError:
+            cut = cut_off and (
+                fault.pos >= len(text) - _CUT_SLACK
+                or fault.msg.startswith("Unterminated string")
+            )
+            return not first or cut or bool(_JSON_OBJECT.match(text, begin))
+        except (ValueError, RecursionError):
+            # Too deep, or a number too long: JSON all the same.
             return True
-        if first and text.startswith("{", begin):
+        if first and isinstance(value, dict) and looks_like_entry(value):
             return True
         first = False
         at = _skip_blank(text, at)
         if text.startswith(",", at):
             at = _skip_blank(text, at + 1)
         elif not text.startswith("]", at):
-            return at >= len(text)
+            return cut_off and at >= len(text)
     return True
 
 
