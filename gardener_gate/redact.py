@@ -60,27 +60,40 @@ _EMAIL = re.compile(
 _SERVICE_ACCOUNT = ".gserviceaccount.com"
 
 # Key material without its PEM lines (a key printed line by line, where a
-# line arrives apart from the rest): a long run of base64 that holds lower
-# and upper case and digits, and changes from one kind of character to
-# another as random text does (at 0.64 of its places, against 0.3 for
-# paths and words such as HarddiskVolumeShadowCopy2/Windows/System32).
+# line arrives apart from the rest; a JWK's base64url numbers): a run of
+# base64 or base64url that holds lower and upper case and digits, changes
+# from one kind of character to another as random text does (at about
+# 0.64 of its places; CamelCase words at 0.2), and has no word between its
+# slashes, dashes or underscores (a path: app/v1/documents/9382dffx1kVZQ2)
+# unless it holds a + (paths do not; two key lines in three do) or is
+# longer than a path usually is (a JWK's numbers, a key on one line).
 _BLOB_LENGTH = 32
 _BLOB = re.compile(
-    rf"(?<![\w+/-])[A-Za-z0-9+/]{{{_BLOB_LENGTH},4096}}={{0,2}}(?![\w+/=-])"
+    rf"(?<![\w+/-])[\w+/-]{{{_BLOB_LENGTH},}}={{0,2}}(?![\w+/=-])", re.ASCII
 )
-_BLOB_CHANGES = 0.4
+_BLOB_CHANGES = 0.3
 _KINDS = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/",
-    "a" * 26 + "A" * 26 + "0" * 10 + "++",
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-",
+    "a" * 26 + "A" * 26 + "0" * 10 + "++++",
 )
+_PARTS = re.compile(r"[+/_-]")
+_PATH_LENGTH = 200
+_WORD = re.compile(r"[A-Z]?[a-z]{5,}|[A-Z]{6,}")
 
 
 def _blob(found: re.Match[str]) -> str:
-    kinds = found.group(0).rstrip("=").translate(_KINDS)
+    run = found.group(0).rstrip("=")
+    kinds = run.translate(_KINDS)
     if not {"a", "A", "0"} <= set(kinds):
         return found.group(0)
     changes = sum(1 for a, b in zip(kinds, kinds[1:], strict=False) if a != b)
-    if changes < _BLOB_CHANGES * (len(kinds) - 1):
+    if changes < _BLOB_CHANGES * (len(kinds) - 1) or (
+        # Paths hold words, no + and are seldom long; random base64 holds
+        # a word now and then, mostly a + too, and a long run many words.
+        "+" not in run
+        and len(run) <= _PATH_LENGTH
+        and any(_WORD.fullmatch(part) for part in _PARTS.split(run))
+    ):
         return found.group(0)
     return REDACTED
 

@@ -404,10 +404,33 @@ def test_lines_of_a_key_met_apart_from_it_are_redacted(width):
         "/bgl/apps/scaletest/stability/MDCASK/WORK/65576/inferno",
         "digest " + "4a96d9062342e1f0" * 4,
         "AbstractSingletonProxyFactoryBean2ConfigurationLoader failed",
+        "GET https://svc-x7k2m3n4pq-ew.a.run.app/v1/documents/9382dffx1kVZQ2",
+        "see https://github.com/PyGithub/PyGithub/issues/769",
+        "GET /api/v1/Tenants/7/Users/31/Roles/2",
+        "GET https://api.example.com/v1/Users/12345/Orders/67890/Items",
     ],
 )
 def test_long_words_paths_and_digests_are_not_taken_for_keys(text):
     assert Redactor().text(text) == text
+
+
+def test_keys_in_other_dress_are_redacted():
+    # A long run holds words by chance: 2 in 100 JWK numbers of 342
+    # characters have one.
+    rng = random.Random(5)
+    jwk = [
+        base64.urlsafe_b64encode(rng.randbytes(256)).decode().rstrip("=")
+        for _ in range(100)
+    ]
+    one_line = base64.b64encode(rng.randbytes(3300)).decode()
+    removed = "-" + _key_lines(6, 64)[0]
+    redactor = Redactor()
+
+    assert {redactor.text(f'{{"d": "{d}"}}') for d in jwk} == {
+        '{"d": "<REDACTED>"}'
+    }
+    assert redactor.text(f"TLS_KEY_B64={one_line}") == "TLS_KEY_B64=<REDACTED>"
+    assert redactor.text(removed) == "<REDACTED>"
 
 
 def _strings(value: Any) -> list[str]:
