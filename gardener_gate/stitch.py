@@ -38,7 +38,13 @@ _FRAME = re.compile(r'^\s+(File "|at )')
 # sees the whole block, not lines of base64 that look like words.
 _KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,60}KEY(?: BLOCK)?-----")
 _KEY_END = re.compile(r"-----END [A-Z0-9 ]{0,60}KEY(?: BLOCK)?-----")
-_KEY_LINE = re.compile(r"[A-Za-z0-9+/=]{1,4096}|[\w-]{1,40}: .{0,200}")
+_KEY_BODY = re.compile(r"[A-Za-z0-9+/]{1,4096}={0,2}")
+# The headers of an encrypted PEM key and of PGP armour, before the body.
+_KEY_HEADER = re.compile(
+    r"(?:Proc-Type|DEK-Info|Version|Comment|MessageID|Hash|Charset): .{0,200}"
+)
+# The checksum line that ends PGP armour.
+_KEY_CHECKSUM = re.compile(r"=[A-Za-z0-9+/]{4}")
 # Blank lines, which are no entries, within a key: the armour's own, and
 # one after each line where a program printed lines ending in a newline.
 _KEY_GAP = 4
@@ -165,16 +171,30 @@ def _is_key(run: list[LogEntry]) -> bool:
 
 
 def _key_end(fragments: list[LogEntry], start: int) -> int | None:
-    # Only a key that reaches its END line is joined: a line that merely
-    # names a PEM header must not take the lines after it along.
+    # Only a key that reaches its END line is joined, and only lines a key
+    # holds in their place: headers, then lines of one width, a shorter
+    # last one and a checksum. A line that merely names a PEM header, or
+    # a line logged amid a key, must not take other lines along.
     end = start + 1
+    width = 0
+    last = False
     while end < len(fragments) and _near(
         fragments[end - 1], fragments[end], lines=_KEY_GAP
     ):
         line = _first_line(fragments[end]).strip()
         if _KEY_END.search(line):
             return end + 1
-        if not _KEY_LINE.fullmatch(line):
+        if _KEY_HEADER.fullmatch(line) and not width:
+            pass
+        elif _KEY_CHECKSUM.fullmatch(line):
+            last = True
+        elif _KEY_BODY.fullmatch(line) and not last:
+            if not width:
+                width = len(line)
+            elif len(line) > width:
+                return None
+            last = len(line) < width
+        else:
             return None
         end += 1
     return None

@@ -98,8 +98,8 @@ def test_fragments_of_other_instances_are_not_joined():
 
 KEY_LINES = [
     "could not load key: -----BEGIN RSA PRIVATE KEY-----",
-    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
     "Proc-Type: 4,ENCRYPTED",
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
     "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK",
     "-----END RSA PRIVATE KEY-----",
 ]
@@ -124,7 +124,14 @@ def test_a_key_printed_line_by_line_is_one_event():
 def test_a_key_without_its_end_is_not_joined_and_leaks_nothing(tmp_path, gate):
     logs = tmp_path / "app.log"
     logs.write_text(
-        "\n".join([*KEY_LINES[:2], "INFO key loaded, serving", "INFO done"])
+        "\n".join(
+            [
+                KEY_LINES[0],
+                KEY_LINES[2],
+                "INFO key loaded, serving",
+                "INFO done",
+            ]
+        )
     )
 
     result = gate("run", "--logs", str(logs))
@@ -208,3 +215,27 @@ def test_lines_after_a_key_header_without_end_stay_apart():
     ]
 
     assert [e.fragments for e in _events(entries)] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("amid", "at"),
+    [
+        (["Error: payment gateway timeout", "KeyError: 'order_id'"], 3),
+        (["Done"], 3),
+        (["Version: 2.3.1"], 3),
+        (["=Ab12"], 1),
+        (["Ready"], 2),
+    ],
+)
+def test_lines_logged_amid_a_key_keep_their_clusters(tmp_path, gate, amid, at):
+    # In its place a key holds headers, then lines of one width, a shorter
+    # last one and a checksum: nothing else is taken for a line of it.
+    logs = tmp_path / "app.log"
+    logs.write_text("\n".join([*KEY_LINES[:at], *amid, *KEY_LINES[at:]]))
+
+    result = gate("run", "--logs", str(logs))
+
+    shown = json.dumps(result.worklog)
+    assert all(line in shown for line in amid)
+    assert "MIIEow" not in shown
+    assert "VTLw7" not in shown
