@@ -21,6 +21,23 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 REVISION_START = datetime(2025, 6, 1, tzinfo=UTC)
 
 
+def compare_revisions(
+    gate: Any, logs: str, revision: str, baseline: str, *extra: str
+) -> Any:
+    """Run the gate on ``revision`` of ``logs``, with ``baseline`` (a
+    revision, or auto) as the revision before."""
+    return gate(
+        "run",
+        "--logs",
+        logs,
+        "--revision",
+        revision,
+        "--baseline-revision",
+        baseline,
+        *extra,
+    )
+
+
 def revision_entry(
     message: str,
     revision: str,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import revision_entry
+from conftest import compare_revisions, revision_entry
 from fakes.google import LoggingFake, RunFake
 
 from gardener_gate.baseline import (
@@ -39,6 +39,11 @@ def _logs(tmp_path: Path, entries: list[dict[str, Any]]) -> str:
     path = tmp_path / "logs.ndjson"
     path.write_text("".join(json.dumps(e) + "\n" for e in entries))
     return str(path)
+
+
+def _against(gate, logs: str, baseline: str, *extra: str):
+    """Run the gate on NEW in ``logs``, compared with ``baseline``."""
+    return compare_revisions(gate, logs, NEW, baseline, *extra)
 
 
 def _revision(
@@ -86,9 +91,7 @@ def drift(gate, tmp_path):
         tmp_path,
         _revision(OLD, DRIFT_BEFORE) + _revision(NEW, DRIFT_AFTER, 700),
     )
-    return gate(
-        "run", "--logs", logs, "--revision", NEW, "--baseline-revision", OLD
-    )
+    return _against(gate, logs, OLD)
 
 
 def test_a_message_with_a_word_added_finds_its_counterpart(drift):
@@ -187,15 +190,7 @@ def test_a_missing_baseline_never_turns_a_failing_gate_into_a_warning(
 
 
 def test_no_revision_before_the_first_is_a_missing_baseline(gate, tmp_path):
-    result = gate(
-        "run",
-        "--logs",
-        _quiet_logs(tmp_path),
-        "--revision",
-        NEW,
-        "--baseline-revision",
-        "auto",
-    )
+    result = _against(gate, _quiet_logs(tmp_path), "auto")
 
     assert result.code == 0
     assert result.worklog["verdict"] == "warn"
@@ -211,16 +206,7 @@ def test_verbose_output_names_the_revision_chosen_and_the_verdict(
     entries += _revision(NEW, {"Payment failed for order 7": 3}, 700)
     entries += _revision(NEW, {"Refund failed for order 8": 3}, 700)
 
-    result = gate(
-        "run",
-        "--logs",
-        _logs(tmp_path, entries),
-        "--revision",
-        NEW,
-        "--baseline-revision",
-        "auto",
-        "-v",
-    )
+    result = _against(gate, _logs(tmp_path, entries), "auto", "-v")
 
     said = [line for line in result.stderr.splitlines() if "INFO" in line]
     reason = result.worklog["reason"]
@@ -235,15 +221,7 @@ def test_verbose_output_names_the_revision_chosen_and_the_verdict(
 def test_a_baseline_revision_the_file_does_not_hold_stops_the_run(
     gate, tmp_path
 ):
-    result = gate(
-        "run",
-        "--logs",
-        _quiet_logs(tmp_path),
-        "--revision",
-        NEW,
-        "--baseline-revision",
-        "shop-00000-zzz",
-    )
+    result = _against(gate, _quiet_logs(tmp_path), "shop-00000-zzz")
 
     assert result.code == 3
     assert "--baseline-revision shop-00000-zzz: no entry of the file" in (
@@ -257,13 +235,9 @@ def test_a_baseline_revision_without_entries_in_the_window_is_missing(
     entries = _revision(OLD, {"Cache warmed": 3}, 0, "INFO")
     entries += _revision(NEW, {"Cache warmed": 3}, 700, "INFO")
 
-    result = gate(
-        "run",
-        "--logs",
+    result = _against(
+        gate,
         _logs(tmp_path, entries),
-        "--revision",
-        NEW,
-        "--baseline-revision",
         OLD,
         "--until",
         "2025-06-02T00:00:00Z",

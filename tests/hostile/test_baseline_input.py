@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES
+from conftest import CASES, compare_revisions
 from conftest import revision_entry as _entry
 from fakes.google import LoggingFake, RunFake, error_response
 
@@ -37,16 +37,7 @@ def _logs(tmp_path: Path, entries: list[dict[str, Any]], name="l.json"):
 
 def _against_before(gate, logs: str, *extra: str):
     """The new revision, with the one before as baseline."""
-    return gate(
-        "run",
-        "--logs",
-        logs,
-        "--revision",
-        NEW,
-        "--baseline-revision",
-        "auto",
-        *extra,
-    )
+    return compare_revisions(gate, logs, NEW, "auto", *extra)
 
 
 def _no_traceback(result) -> None:
