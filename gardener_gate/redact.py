@@ -61,41 +61,48 @@ _SERVICE_ACCOUNT = ".gserviceaccount.com"
 
 # Key material without its PEM lines (a key printed line by line, where a
 # line arrives apart from the rest; a JWK's base64url numbers): a run of
-# base64 or base64url that holds lower and upper case and digits, changes
-# from one kind of character to another as random text does (at about
-# 0.64 of its places; CamelCase words at 0.2), and has no word between its
-# slashes, dashes or underscores (a path: app/v1/documents/9382dffx1kVZQ2)
-# unless it holds a + (paths do not; two key lines in three do) or is
-# longer than a path usually is (a JWK's numbers, a key on one line).
+# base64 or base64url that holds lower and upper case and digits, and
+# changes from one kind of character to another as random text does (at
+# about 0.64 of its places; CamelCase words at 0.2). Paths are kept: a run
+# right after a dot (a host: run.app/api/v1/user/9382dffx1kVZQ2), and one
+# with slashes and no + (two key lines in three hold a +) that starts
+# with a short part (/api/, /v1/) or holds a word between its slashes.
 _BLOB_LENGTH = 32
 _BLOB = re.compile(
-    rf"(?<![\w+/-])[\w+/-]{{{_BLOB_LENGTH},}}={{0,2}}(?![\w+/=-])", re.ASCII
+    rf"(?<![\w+/.-])[\w+/-]{{{_BLOB_LENGTH},}}={{0,2}}(?![\w+/=-])", re.ASCII
 )
 _BLOB_CHANGES = 0.3
 _KINDS = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-",
     "a" * 26 + "A" * 26 + "0" * 10 + "++++",
 )
-_PARTS = re.compile(r"[+/_-]")
+_BLOB_KINDS = (re.compile("[a-z]"), re.compile("[A-Z]"), re.compile("[0-9]"))
 _PATH_LENGTH = 200
+_PATH_HEAD = 12
 _WORD = re.compile(r"[A-Z]?[a-z]{5,}|[A-Z]{6,}")
 
 
 def _blob(found: re.Match[str]) -> str:
     run = found.group(0).rstrip("=")
-    kinds = run.translate(_KINDS)
-    if not {"a", "A", "0"} <= set(kinds):
+    if _is_path(run):
         return found.group(0)
+    if not all(kind.search(run) for kind in _BLOB_KINDS):
+        return found.group(0)
+    kinds = run.translate(_KINDS)
     changes = sum(1 for a, b in zip(kinds, kinds[1:], strict=False) if a != b)
-    if changes < _BLOB_CHANGES * (len(kinds) - 1) or (
-        # Paths hold words, no + and are seldom long; random base64 holds
-        # a word now and then, mostly a + too, and a long run many words.
-        "+" not in run
-        and len(run) <= _PATH_LENGTH
-        and any(_WORD.fullmatch(part) for part in _PARTS.split(run))
-    ):
+    if changes < _BLOB_CHANGES * (len(kinds) - 1):
         return found.group(0)
     return REDACTED
+
+
+def _is_path(run: str) -> bool:
+    if "/" not in run or "+" in run or len(run) > _PATH_LENGTH:
+        return False
+    parts = run.split("/")
+    # /api/..., /v1/...: a short first part after a leading slash.
+    return (not parts[0] and len(parts[1]) <= _PATH_HEAD) or any(
+        _WORD.fullmatch(part) for part in parts
+    )
 
 
 # Where each service token must start; the token pattern runs only on text

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES
+from conftest import CASES, revision_entry
 
 from gardener_gate import redact
 from gardener_gate.entry import normalize
@@ -408,10 +408,47 @@ def test_lines_of_a_key_met_apart_from_it_are_redacted(width):
         "see https://github.com/PyGithub/PyGithub/issues/769",
         "GET /api/v1/Tenants/7/Users/31/Roles/2",
         "GET https://api.example.com/v1/Users/12345/Orders/67890/Items",
+        "GET https://o-7x2kq4-ew.a.run.app/api/v1/user/pLIix6MEOLeMa61EqJom",
+        "Upstream 503 for GET /api/user/Xb03rEMU64yTY6BzUZKC97i4xgci , retry",
+        "GET /organizations/Fnq9RBXO2tAG1yKwILALo5vR67b2xQ/members",
     ],
 )
 def test_long_words_paths_and_digests_are_not_taken_for_keys(text):
     assert Redactor().text(text) == text
+
+
+def test_a_route_with_random_ids_keeps_its_signature(gate, tmp_path):
+    # Ids of mixed case and digits (Firestore, Firebase) in request URLs
+    # are not key material: the route and a signature on it hold.
+    rng = random.Random(8)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    entries = []
+    for n in range(30):
+        uid = "".join(rng.choice(alphabet) for _ in range(28))
+        entry = revision_entry("", "svc-00001-abc", n)
+        entry["httpRequest"] = {
+            "requestMethod": "GET",
+            "status": 500,
+            "requestUrl": f"https://svc-7x2kq4-ew.a.run.app/api/v1/user/{uid}",
+        }
+        entries.append(entry)
+    logs = tmp_path / "logs.json"
+    logs.write_text(json.dumps(entries))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "team.yaml").write_text(
+        "version: 1\nsignatures:\n  - id: users\n    title: t\n"
+        "    match: {status: 500, route: '/api/v1/user/*'}\n"
+        "    accept: {reason: known, owner: '@t', expires: 2030-01-01}\n"
+    )
+
+    result = gate("run", "--logs", str(logs), "--rules", str(rules))
+
+    cluster = result.cluster(kind="http")
+    assert cluster["breakdown"]["routes"] == [
+        {"value": "GET /api/v1/user/{id}", "count": 30}
+    ]
+    assert (result.code, cluster["status"]) == (0, "accepted")
 
 
 def test_keys_in_other_dress_are_redacted():
