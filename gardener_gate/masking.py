@@ -75,6 +75,10 @@ _HEX_HINT = re.compile(r"0x|[0-9a-fA-F]{8}")
 _TIME_HINT = re.compile(r"\d:\d\d:\d\d")
 _UNIT_HINT = re.compile(r"\d(?:\s?[nuµmsh]|[kKMGTBb])")
 _METHOD_HINT = re.compile(r"GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS")
+_RANDOM_LETTERS = 16
+_CAMEL_CASE = re.compile(
+    r"(?:[a-z]+|[A-Z]+[a-z]{2,})(?:[A-Z]+[a-z]{2,})*[A-Z]*"
+)
 _ID_SEGMENT = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{8,}|(?=.*\d)[\w\-]{6,}|(?=.*\d)(?=.*[A-Za-z])"
     r"[\w\-=.~]{12,})$"
@@ -244,6 +248,16 @@ def _segment(part: str) -> str:
     if part.startswith("<") and part.endswith(">"):
         return "{id}"
     if _ID_SEGMENT.match(part) and not _is_file_name(part):
+        return "{id}"
+    if (
+        len(part) >= _RANDOM_LETTERS
+        and part.isascii()
+        and part.isalpha()
+        and not part.isupper()
+        and not _CAMEL_CASE.fullmatch(part)
+    ):
+        # An id of letters alone (one Firestore id of 20 in 30 has no
+        # digit): mixed case, but not words (GetHTTPUserSettings).
         return "{id}"
     return part
 

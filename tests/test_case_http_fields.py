@@ -152,6 +152,12 @@ def test_a_request_nested_in_json_payload_is_a_request_record() -> None:
             "https://orders-api-7x2kq4-ew.a.run.app/api/v1/orders",
             "/api/v1/orders",
         ),
+        ("/v1/docs/LllvBChfmMoFZEYjyhgL", "/v1/docs/{id}"),
+        ("/v1/GetUserProfileSettings", "/v1/GetUserProfileSettings"),
+        ("/v1/ProcessIncomingWebhooks/x", "/v1/ProcessIncomingWebhooks/x"),
+        ("/v1/GetHTTPServerSettings", "/v1/GetHTTPServerSettings"),
+        ("/v1/listAllCustomerInvoices", "/v1/listAllCustomerInvoices"),
+        ("/v1/NOTIFICATIONSETTINGS", "/v1/NOTIFICATIONSETTINGS"),
     ],
 )
 def test_a_url_becomes_a_templated_route_without_host_or_query(
