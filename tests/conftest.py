@@ -21,6 +21,16 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 REVISION_START = datetime(2025, 6, 1, tzinfo=UTC)
 
 
+def rules_folder(
+    tmp_path: Path, text: str, name: str = "team.yaml", folder: str = "rules"
+) -> Path:
+    """A rules folder under ``tmp_path`` holding ``text`` as ``name``."""
+    path = tmp_path / folder
+    path.mkdir(exist_ok=True)
+    (path / name).write_text(text, encoding="utf-8")
+    return path
+
+
 def compare_revisions(
     gate: Any, logs: str, revision: str, baseline: str, *extra: str
 ) -> Any:

@@ -8,7 +8,7 @@ import string
 from pathlib import Path
 
 import yaml
-from conftest import CASES, NOW
+from conftest import CASES, NOW, rules_folder
 
 STAGING = str(CASES / "staging-3day" / "input.json")
 EXPIRED_RULES = """\
@@ -24,10 +24,7 @@ signatures:
 
 
 def _rules(tmp_path: Path, name: str, text: str) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir(exist_ok=True)
-    (folder / name).write_text(text)
-    return folder
+    return rules_folder(tmp_path, text, name=name)
 
 
 def test_the_accept_all_block_works_beside_the_expired_signatures(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import compare_revisions, revision_entry
+from conftest import compare_revisions, revision_entry, rules_folder
 from fakes.google import LoggingFake, RunFake
 
 from gardener_gate.baseline import (
@@ -62,10 +62,7 @@ def _revision(
 
 
 def _rules(tmp_path: Path, text: str) -> str:
-    folder = tmp_path / "rules"
-    folder.mkdir(exist_ok=True)
-    (folder / "team.yaml").write_text(text)
-    return str(folder)
+    return str(rules_folder(tmp_path, text))
 
 
 # -- template drift -----------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES, revision_entry
+from conftest import CASES, revision_entry, rules_folder
 
 from gardener_gate import redact
 from gardener_gate.entry import normalize
@@ -308,10 +308,10 @@ def test_redaction_happens_before_clustering(
 def test_rules_can_add_their_own_redaction_patterns(
     gate: Any, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "redact.yaml").write_text(
-        "version: 1\nredact:\n  - '(?i)x-internal-key=[^&\\s]+'\n", "utf-8"
+    rules = rules_folder(
+        tmp_path,
+        "version: 1\nredact:\n  - '(?i)x-internal-key=[^&\\s]+'\n",
+        name="redact.yaml",
     )
     logs = tmp_path / "partner.json"
     logs.write_text(
@@ -434,12 +434,11 @@ def test_a_route_with_random_ids_keeps_its_signature(gate, tmp_path):
         entries.append(entry)
     logs = tmp_path / "logs.json"
     logs.write_text(json.dumps(entries))
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "team.yaml").write_text(
+    rules = rules_folder(
+        tmp_path,
         "version: 1\nsignatures:\n  - id: users\n    title: t\n"
         "    match: {status: 500, route: '/api/v1/user/*'}\n"
-        "    accept: {reason: known, owner: '@t', expires: 2030-01-01}\n"
+        "    accept: {reason: known, owner: '@t', expires: 2030-01-01}\n",
     )
 
     result = gate("run", "--logs", str(logs), "--rules", str(rules))

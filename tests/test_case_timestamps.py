@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES
+from conftest import CASES, rules_folder
 
 from gardener_gate.entry import LogEntry, normalize
 
@@ -261,10 +261,10 @@ def test_empty_array_is_no_data_and_warns_under_the_shipped_policy(gate):
 def test_empty_array_follows_the_no_data_policy_of_the_rules(
     gate, tmp_path, policy, verdict, code
 ):
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "policy.yaml").write_text(
-        f"version: 1\npolicy:\n  no_data: {policy}\n", encoding="utf-8"
+    rules = rules_folder(
+        tmp_path,
+        f"version: 1\npolicy:\n  no_data: {policy}\n",
+        name="policy.yaml",
     )
 
     result = gate("run", "--logs", str(EMPTY), "--rules", str(rules))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA
+from conftest import DATA, rules_folder
 
 from gardener_gate import beside, pipeline, source
 from gardener_gate.source import FileSource
@@ -401,15 +401,13 @@ def test_values_that_redact_alike_are_one_value_for_signatures(gate, tmp_path):
         )
     ]
     logs = _write(tmp_path / "profiles.ndjson", entries)
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "team.yaml").write_text(
+    rules = rules_folder(
+        tmp_path,
         "version: 1\n"
         "signatures:\n"
         "  - id: profile-503\n"
         "    match: {status: 503, route: '/u/*'}\n"
         "    accept: {reason: known flaky upstream, expires: 2030-12-31}\n",
-        "utf-8",
     )
 
     run = gate("run", "--logs", str(logs), "--rules", str(rules))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES, run_and_publish
+from conftest import CASES, rules_folder, run_and_publish
 from fakes.github import GitHubFake, Issue, pull_request_runner
 from werkzeug import Response
 
@@ -194,10 +194,9 @@ def test_an_issue_closed_as_fixed_makes_its_cluster_regressed_and_fail(
     gate, github, logs, tmp_path
 ):
     first, _ = run_and_publish(gate, logs, "--open-issues", "P2")
-    rules = tmp_path / "rules"
-    rules.mkdir()
     # The team knows the timeouts and accepts the cache misses: it passes.
-    (rules / "team.yaml").write_text(
+    rules = rules_folder(
+        tmp_path,
         textwrap.dedent(
             """\
             version: 1
@@ -208,7 +207,7 @@ def test_an_issue_closed_as_fixed_makes_its_cluster_regressed_and_fail(
                 match: {message: 'Inventory cache miss'}
                 accept: {reason: warm-up after deploys}
             """
-        )
+        ),
     )
     known = gate("run", "--logs", str(logs), "--rules", str(rules))
     github.issue(413).close("completed", "2026-12-01T09:00:00Z")
@@ -574,12 +573,11 @@ def test_an_expired_acceptance_stays_expired_when_its_issue_was_fixed(
 ):
     run_and_publish(gate, logs, "--open-issues", "P2")
     github.issue(413).close("completed", "2026-12-01T09:00:00Z")
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "team.yaml").write_text(
+    rules = rules_folder(
+        tmp_path,
         "version: 1\nsignatures:\n  - id: payment-timeouts\n"
         "    match: {message: 'Payment provider timed out'}\n"
-        "    accept: {reason: flaky sandbox, expires: 2026-06-30}\n"
+        "    accept: {reason: flaky sandbox, expires: 2026-06-30}\n",
     )
 
     run = gate("run", "--logs", str(logs), "--rules", str(rules))
@@ -645,9 +643,12 @@ def test_a_regressed_cluster_can_be_accepted_from_its_worklog(
     github.issue(413).close("completed", "2026-12-01T09:00:00Z")
     back = gate("run", "--logs", str(logs))
     regressed = back.cluster(title=FAILING_TITLE)
-    rules = tmp_path / "accepted"
-    rules.mkdir()
-    (rules / "accepted.yaml").write_text(back.worklog["accept_all"])
+    rules = rules_folder(
+        tmp_path,
+        back.worklog["accept_all"],
+        name="accepted.yaml",
+        folder="accepted",
+    )
 
     accepted = gate("run", "--logs", str(logs), "--rules", str(rules))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASES, run_and_publish
+from conftest import CASES, rules_folder, run_and_publish
 from fakes.github import Comment, GitHubFake
 from werkzeug import Response
 
@@ -427,14 +427,13 @@ def test_rules_the_pull_request_changes_are_listed(
     gate, github, runner, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "team.yaml").write_text(
+    rules = rules_folder(
+        tmp_path,
         "version: 1\nsignatures:\n"
         "  - id: probes\n    match: {status: 404}\n"
         "    accept: {reason: monitoring probes, expires: 2027-01-31}\n"
         "  - id: cancelled\n    match: {status: 499}\n"
-        "  - id: untouched\n    match: {message: never}\n"
+        "  - id: untouched\n    match: {message: never}\n",
     )
     github.files["base0000"] = {
         "rules/team.yaml": (

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CASES
+from conftest import CASES, rules_folder
 
 STAGING = CASES / "staging-3day" / "input.json"
 
@@ -39,10 +39,7 @@ def _logs(tmp_path: Path, entries: list[dict]) -> str:
 
 
 def _rules(tmp_path: Path, text: str) -> str:
-    folder = tmp_path / "rules"
-    folder.mkdir(exist_ok=True)
-    (folder / "team.yaml").write_text(textwrap.dedent(text).lstrip())
-    return str(folder)
+    return str(rules_folder(tmp_path, textwrap.dedent(text).lstrip()))
 
 
 def _warnings(count: int, message: str = "Payment provider slow"):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CASES
+from conftest import CASES, rules_folder
 
 RULES = Path(__file__).parent / "data" / "rules"
 VALID = {"catastrophic", "status_float"}
@@ -43,11 +43,11 @@ def test_each_rules_folder_is_checked_without_a_crash(gate, folder):
     ],
 )
 def test_catastrophic_patterns_run_in_linear_time(tmp_path, pattern, text):
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.yaml").write_text(
+    rules = rules_folder(
+        tmp_path,
         "version: 1\nsignatures:\n  - id: evil\n    match:\n"
-        f"      message: {json.dumps(pattern)}\n"
+        f"      message: {json.dumps(pattern)}\n",
+        name="r.yaml",
     )
     logs = tmp_path / "logs.json"
     logs.write_text(

@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CASES
+from conftest import CASES, rules_folder
 
 STAGING = CASES / "staging-3day" / "input.json"
 
 
 def _rules(tmp_path: Path, text: str) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "team.yaml").write_text(text)
-    return folder
+    return rules_folder(tmp_path, text)
 
 
 def test_invalid_rules_exit_2_before_reading_any_log(gate, tmp_path):
@@ -208,11 +205,9 @@ def test_worklog_json_is_valid_and_names_its_schema(gate):
 
 def test_a_placeholder_reason_passes_but_is_warned_about(gate, tmp_path):
     first = gate("run", "--logs", str(STAGING))
-    folder = tmp_path / "rules"
-    folder.mkdir()
     block = first.markdown.split("## Accept all new and expired clusters")[1]
     block = block.split("```yaml\n", 1)[1].split("\n```", 1)[0]
-    (folder / "accepted.yaml").write_text(block)
+    folder = rules_folder(tmp_path, block, name="accepted.yaml")
 
     result = gate("run", "--logs", str(STAGING), "--rules", str(folder))
     check = gate("rules", "check", "--rules", str(folder))
@@ -351,11 +346,11 @@ def test_rules_check_says_when_there_is_no_rules_folder(gate):
 
 def test_placeholder_reasons_are_called_out_in_the_worklog(gate, tmp_path):
     first = gate("run", "--logs", str(STAGING))
-    folder = tmp_path / "rules"
-    folder.mkdir()
     block = first.markdown.split("## Accept all new and expired clusters")[1]
-    (folder / "a.yaml").write_text(
-        block.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    folder = rules_folder(
+        tmp_path,
+        block.split("```yaml\n", 1)[1].split("\n```", 1)[0],
+        name="a.yaml",
     )
 
     result = gate("run", "--logs", str(STAGING), "--rules", str(folder))

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CASES
+from conftest import CASES, rules_folder
 
 STAGING = str(CASES / "staging-3day" / "input.json")
 BEFORE = "orders-api-00041-zed"
@@ -25,10 +25,7 @@ def _standings(result):
 
 
 def _rules(tmp_path: Path, text: str) -> str:
-    folder = tmp_path / "rules"
-    folder.mkdir(exist_ok=True)
-    (folder / "team.yaml").write_text(text)
-    return str(folder)
+    return str(rules_folder(tmp_path, text))
 
 
 @pytest.fixture

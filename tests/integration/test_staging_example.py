@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import yaml
-from conftest import CASES
+from conftest import CASES, rules_folder
 
 STAGING = CASES / "staging-3day" / "input.json"
 TRUTH = json.loads((CASES / "staging-3day" / "truth.json").read_text())
@@ -171,9 +171,9 @@ def test_no_email_address_reaches_any_output(gate):
 
 def test_pasting_the_accept_all_block_makes_the_run_pass(gate, tmp_path):
     first = gate("run", "--logs", str(STAGING))
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "accepted.yaml").write_text(_accept_all_block(first.markdown))
+    rules = rules_folder(
+        tmp_path, _accept_all_block(first.markdown), name="accepted.yaml"
+    )
 
     second = gate("run", "--logs", str(STAGING), "--rules", str(rules))
 
@@ -197,9 +197,7 @@ def test_an_acceptance_past_its_date_comes_back_as_expired(gate, tmp_path):
         "expires: 2025-01-31",
         _accept_all_block(first.markdown),
     )
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "accepted.yaml").write_text(block)
+    rules = rules_folder(tmp_path, block, name="accepted.yaml")
 
     second = gate("run", "--logs", str(STAGING), "--rules", str(rules))
 
@@ -217,9 +215,7 @@ def test_an_acceptance_holds_through_its_expiry_day(gate, tmp_path):
         "expires: 2025-05-15",
         _accept_all_block(first.markdown),
     )
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "accepted.yaml").write_text(block)
+    rules = rules_folder(tmp_path, block, name="accepted.yaml")
 
     on_the_day = gate(
         "run",
